@@ -1,0 +1,101 @@
+//! The Generic Packet Classifier: filters, their precedence, and the
+//! compiled lookup table.
+
+use crate::packet::Family;
+
+/// Identifies a flow within one adapter.
+pub type FlowId = u32;
+/// Identifies a filter within one adapter. Ids are handed out in increasing
+/// order, so a smaller id is an older filter (the last tie-breaker of
+/// precedence).
+pub type FilterId = u32;
+
+/// An address prefix. For IPv4 the address lives in the low 32 bits and
+/// `len` is 0..=32; for IPv6 `len` is 0..=128. Bits past `len` are zero
+/// (validation enforces it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Prefix {
+    /// The address, numeric value.
+    pub addr: u128,
+    /// Prefix length in bits.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// The prefix that matches every address.
+    pub const ANY: Self = Self { addr: 0, len: 0 };
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    /// Lowest port matched.
+    pub lo: u16,
+    /// Highest port matched.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Every port.
+    pub const ANY: Self = Self {
+        lo: 0,
+        hi: u16::MAX,
+    };
+    /// One port.
+    #[must_use]
+    pub const fn single(port: u16) -> Self {
+        Self { lo: port, hi: port }
+    }
+    /// True when this range matches every port (no condition).
+    #[must_use]
+    pub const fn is_any(&self) -> bool {
+        self.lo == 0 && self.hi == u16::MAX
+    }
+}
+
+/// The protocol condition of a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolMatch {
+    /// No condition.
+    Any,
+    /// TCP (6).
+    Tcp,
+    /// UDP (17).
+    Udp,
+    /// TCP or UDP.
+    TcpOrUdp,
+    /// ICMP (1) for IPv4 filters, ICMPv6 (58) for IPv6 filters.
+    Icmp,
+    /// Any other protocol number.
+    Number(u8),
+}
+
+/// Default explicit precedence (Policy-based QoS).
+pub const DEFAULT_PRECEDENCE: u8 = 127;
+
+/// A filter: conditions on the packet, and the flow it points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// The filter's id (smaller = older).
+    pub id: FilterId,
+    /// The flow packets that match go to.
+    pub flow: FlowId,
+    /// IP version the filter applies to.
+    pub family: Family,
+    /// Source prefix.
+    pub src: Prefix,
+    /// Destination prefix.
+    pub dst: Prefix,
+    /// Source port range (a condition only when not [`PortRange::ANY`]).
+    pub src_ports: PortRange,
+    /// Destination port range.
+    pub dst_ports: PortRange,
+    /// Protocol condition.
+    pub protocol: ProtocolMatch,
+    /// Optional condition on the DSCP the packet carries.
+    pub dscp: Option<u8>,
+    /// Optional condition on the VLAN id of the outermost tag.
+    pub vlan: Option<u16>,
+    /// Explicit precedence 0..=255, higher wins; default 127.
+    pub precedence: u8,
+}
