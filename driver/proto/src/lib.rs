@@ -24,3 +24,21 @@
 extern crate alloc;
 #[cfg(test)]
 extern crate std;
+
+pub mod codec;
+pub mod fuzz;
+pub mod ioctl;
+pub mod model;
+pub mod msg;
+pub mod status;
+pub mod transport;
+
+pub use codec::{DecodeError, DecodeErrorKind};
+pub use ioctl::Op;
+pub use model::*;
+pub use msg::{
+    ABI_VERSION, ApplySummary, ClearFlags, DEFAULT_REPLY_CAPACITY, HEADER_LEN, MAGIC,
+    MAX_REPLY_BYTES, MAX_REQUEST_BYTES, MIN_ERROR_REPLY_LEN, PageEncoder, REPLY_PREFIX_LEN, Reply,
+    ReplyBody, Request, decode_reply, encode_reply,
+};
+pub use status::{ErrorReply, FieldId, ObjectRef, Status, ntstatus_for, status_of_ntstatus};
