@@ -11,10 +11,14 @@
 //!     sends N datagrams at R per second with TOS / traffic class T (DSCP<<2 | ECN).
 //! e2eprobe sink  --bind ADDR:PORT --duration S
 //!     counts datagrams and bytes received for S seconds; prints `received=N bytes=N`.
+//! e2eprobe rawblast --dev IFACE --dst-mac MAC --src IP --dst IP --sport P --dport P
+//!                   [--vid V] [--pcp P] [--tos T] [--count N] [--pps R] [--size B]
+//!     sends UDP frames built by hand on an AF_PACKET socket, with an 802.1Q
+//!     tag when --vid is given (for machines without the 8021q module).
 //! ```
 //! IPv6 addresses are written `[addr]:port`.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -30,6 +34,23 @@ struct Opts {
     size: usize,
     src_port: u16,
     duration_s: f64,
+    dev: String,
+    dst_mac: [u8; 6],
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    sport: u16,
+    dport: u16,
+    vid: Option<u16>,
+    pcp: u8,
+}
+
+fn parse_mac(v: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = v.split(':');
+    for b in &mut mac {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -43,6 +64,14 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         size: 64,
         src_port: 0,
         duration_s: 0.0,
+        dev: String::new(),
+        dst_mac: [0xff; 6],
+        src: None,
+        dst: None,
+        sport: 0,
+        dport: 0,
+        vid: None,
+        pcp: 0,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -58,6 +87,14 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--size" => o.size = v.parse().map_err(|_| bad())?,
             "--src-port" => o.src_port = v.parse().map_err(|_| bad())?,
             "--duration" => o.duration_s = v.parse().map_err(|_| bad())?,
+            "--dev" => o.dev = v.clone(),
+            "--dst-mac" => o.dst_mac = parse_mac(v).ok_or_else(bad)?,
+            "--src" => o.src = Some(v.parse().map_err(|_| bad())?),
+            "--dst" => o.dst = Some(v.parse().map_err(|_| bad())?),
+            "--sport" => o.sport = v.parse().map_err(|_| bad())?,
+            "--dport" => o.dport = v.parse().map_err(|_| bad())?,
+            "--vid" => o.vid = Some(v.parse().map_err(|_| bad())?),
+            "--pcp" => o.pcp = v.parse().map_err(|_| bad())?,
             _ => return Err(format!("unknown option {a}")),
         }
     }
@@ -170,6 +207,149 @@ fn blast(o: &Opts) -> Result<(), String> {
     Ok(())
 }
 
+/// Internet checksum (RFC 1071) of `data`, starting from `sum`.
+fn csum(mut sum: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    sum
+}
+
+fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Builds one Ethernet (+ optional 802.1Q) + IPv4/IPv6 + UDP frame with
+/// correct checksums.
+fn build_frame(o: &Opts, src_mac: [u8; 6], payload: &[u8]) -> Result<Vec<u8>, String> {
+    let (src, dst) = (
+        o.src.ok_or("--src is required")?,
+        o.dst.ok_or("--dst is required")?,
+    );
+    let udp_len = 8 + payload.len();
+    let mut udp = Vec::with_capacity(udp_len);
+    udp.extend_from_slice(&o.sport.to_be_bytes());
+    udp.extend_from_slice(&o.dport.to_be_bytes());
+    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    let mut f = Vec::with_capacity(18 + 40 + udp_len);
+    f.extend_from_slice(&o.dst_mac);
+    f.extend_from_slice(&src_mac);
+    if let Some(vid) = o.vid {
+        f.extend_from_slice(&0x8100u16.to_be_bytes());
+        f.extend_from_slice(&((u16::from(o.pcp & 7) << 13) | (vid & 0x0fff)).to_be_bytes());
+    }
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            f.extend_from_slice(&0x0800u16.to_be_bytes());
+            let mut ip = [0u8; 20];
+            ip[0] = 0x45;
+            ip[1] = o.tos;
+            ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+            ip[6] = 0x40; // DF
+            ip[8] = 64;
+            ip[9] = 17;
+            ip[12..16].copy_from_slice(&s.octets());
+            ip[16..20].copy_from_slice(&d.octets());
+            let c = fold(csum(0, &ip));
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            let mut pseudo = Vec::with_capacity(12);
+            pseudo.extend_from_slice(&s.octets());
+            pseudo.extend_from_slice(&d.octets());
+            pseudo.extend_from_slice(&[0, 17]);
+            pseudo.extend_from_slice(&(udp_len as u16).to_be_bytes());
+            let c = fold(csum(csum(0, &pseudo), &udp));
+            udp[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+            f.extend_from_slice(&ip);
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            f.extend_from_slice(&0x86ddu16.to_be_bytes());
+            let mut ip = [0u8; 40];
+            let vtf = (6u32 << 28) | (u32::from(o.tos) << 20);
+            ip[0..4].copy_from_slice(&vtf.to_be_bytes());
+            ip[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+            ip[6] = 17;
+            ip[7] = 64;
+            ip[8..24].copy_from_slice(&s.octets());
+            ip[24..40].copy_from_slice(&d.octets());
+            let mut pseudo = Vec::with_capacity(40);
+            pseudo.extend_from_slice(&s.octets());
+            pseudo.extend_from_slice(&d.octets());
+            pseudo.extend_from_slice(&(udp_len as u32).to_be_bytes());
+            pseudo.extend_from_slice(&[0, 0, 0, 17]);
+            let c = fold(csum(csum(0, &pseudo), &udp));
+            udp[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+            f.extend_from_slice(&ip);
+        }
+        _ => return Err("--src and --dst must be the same IP version".to_owned()),
+    }
+    f.extend_from_slice(&udp);
+    Ok(f)
+}
+
+fn rawblast(o: &Opts) -> Result<(), String> {
+    let mac_text = std::fs::read_to_string(format!("/sys/class/net/{}/address", o.dev))
+        .map_err(|e| format!("--dev {}: {e}", o.dev))?;
+    let src_mac = parse_mac(mac_text.trim()).ok_or("cannot read the interface's MAC")?;
+    let cname = std::ffi::CString::new(o.dev.as_str()).map_err(|e| e.to_string())?;
+    // SAFETY: `cname` is a valid NUL-terminated string.
+    let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if ifindex == 0 {
+        return Err(format!("no interface {}", o.dev));
+    }
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2) call; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+    if fd < 0 {
+        return Err(format!(
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = ifindex as i32;
+    let sll_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: `sll` is a valid sockaddr_ll of `sll_len` bytes.
+    if unsafe { libc::bind(fd, (&raw const sll).cast(), sll_len) } < 0 {
+        return Err(format!(
+            "bind {}: {}",
+            o.dev,
+            std::io::Error::last_os_error()
+        ));
+    }
+    let mut payload = vec![0u8; o.size.max(8)];
+    let start = Instant::now();
+    let pps = o.pps.max(1);
+    let mut sent = 0u64;
+    for seq in 0..o.count {
+        let due = start + Duration::from_nanos(seq.saturating_mul(1_000_000_000) / pps);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        payload[..8].copy_from_slice(&seq.to_be_bytes());
+        let frame = build_frame(o, src_mac, &payload)?;
+        // SAFETY: `frame` is a live buffer of the stated length.
+        if unsafe { libc::send(fd, frame.as_ptr().cast(), frame.len(), 0) } >= 0 {
+            sent += 1;
+        }
+    }
+    // SAFETY: `fd` is ours and not used afterwards.
+    unsafe { libc::close(fd) };
+    println!("sent={sent}");
+    Ok(())
+}
+
 fn server(o: &Opts, echo: bool) -> Result<(), String> {
     let bind = o.bind.ok_or("--bind is required")?;
     let s = UdpSocket::bind(bind).map_err(|e| format!("bind {bind}: {e}"))?;
@@ -210,6 +390,7 @@ fn main() -> ExitCode {
         "sink" => server(&o, false),
         "ping" => ping(&o),
         "blast" => blast(&o),
+        "rawblast" => rawblast(&o),
         other => Err(format!("unknown command {other}")),
     });
     match r {

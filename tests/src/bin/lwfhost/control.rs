@@ -9,12 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use super::Core;
+use qos_proto::transport::{REPLY_PREFIX_LEN, REQUEST_PREFIX_LEN, ReplyFrame, RequestFrame};
 
-/// Largest request input accepted (a bigger one closes the connection).
-const MAX_INPUT: usize = 1 << 20;
-/// Largest output buffer a request may ask for.
-const MAX_OUTPUT: usize = 1 << 20;
+use super::Core;
 
 /// Binds `path` (replacing a stale socket) and serves it on a thread.
 pub fn serve(path: &Path, core: Arc<dyn Core>) -> io::Result<()> {
@@ -49,31 +46,20 @@ pub fn serve(path: &Path, core: Arc<dyn Core>) -> io::Result<()> {
     Ok(())
 }
 
-fn read_u32(s: &mut UnixStream) -> io::Result<u32> {
-    let mut b = [0u8; 4];
-    s.read_exact(&mut b)?;
-    Ok(u32::from_le_bytes(b))
-}
-
 /// Serves requests on one connection until the peer closes it.
 fn session(mut s: UnixStream, core: &dyn Core) -> io::Result<()> {
     loop {
-        let code = read_u32(&mut s)?;
-        let output_len = read_u32(&mut s)? as usize;
-        let input_len = read_u32(&mut s)? as usize;
-        if input_len > MAX_INPUT || output_len > MAX_OUTPUT {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request larger than the transport allows",
-            ));
-        }
-        let mut input = vec![0u8; input_len];
+        let mut prefix = [0u8; REQUEST_PREFIX_LEN];
+        s.read_exact(&mut prefix)?;
+        let req = RequestFrame::decode(&prefix)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let mut input = vec![0u8; req.input_len as usize];
         s.read_exact(&mut input)?;
-        let (status, output) = core.ioctl(code, &input, output_len);
+        let output_len = req.output_len as usize;
+        let (status, output) = core.ioctl(req.code, &input, output_len);
         let out = output.get(..output_len.min(output.len())).unwrap_or(&[]);
-        let mut reply = Vec::with_capacity(8 + out.len());
-        reply.extend_from_slice(&status.to_le_bytes());
-        reply.extend_from_slice(&(out.len() as u32).to_le_bytes());
+        let mut reply = Vec::with_capacity(REPLY_PREFIX_LEN + out.len());
+        reply.extend_from_slice(&ReplyFrame::new(status, out).encode());
         reply.extend_from_slice(out);
         s.write_all(&reply)?;
     }
