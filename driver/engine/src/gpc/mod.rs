@@ -1,7 +1,51 @@
 //! The Generic Packet Classifier: filters, their precedence, and the
 //! compiled lookup table.
+//!
+//! - [`Filter`] (this module): the conditions a packet must meet, and the
+//!   flow it then belongs to. [`Filter::matches`] (in `matching`) is the
+//!   meaning of a filter, in one place.
+//! - [`validate_filter`] (in `validate`): the rules a filter must obey
+//!   before it enters a classifier.
+//! - [`Rank`] (in `rank`): the ONE total order that decides which filter
+//!   wins when several match (Policy-based QoS precedence, made total).
+//! - [`Classifier`] (in `classifier`, over the hash tables of `table`): the
+//!   filter set compiled into an immutable, allocation-free lookup table.
+//! - [`reference`]: the plain linear classifier, the oracle for differential
+//!   tests and benchmarks (feature `reference`).
+//!
+//! # What a filter matches
+//! Every condition must hold:
+//! - the packet's family equals [`Filter::family`] (an IPv4 filter never
+//!   matches an IPv6 packet, and the other way round);
+//! - the source and destination addresses lie inside the prefixes (IPv4
+//!   compares the low 32 bits of [`FlowKey::src`](crate::packet::FlowKey));
+//! - **port conditions**: a filter whose source or destination port range is
+//!   not [`PortRange::ANY`] matches only packets that carry ports
+//!   ([`L4::Ports`](crate::packet::L4), i.e. TCP or UDP with a first
+//!   fragment), with both ports inside their ranges. A packet without ports
+//!   (ICMP, a non-first fragment, ESP...) never matches such a filter, even
+//!   when the range is, say, `0..=1023`;
+//! - the protocol condition ([`ProtocolMatch::Icmp`] means 1 for an IPv4
+//!   filter and 58 for an IPv6 filter);
+//! - the inbound DSCP, when given, equals the DSCP the packet carries;
+//! - the VLAN id, when given, equals the VLAN id of the packet's outermost
+//!   tag (an untagged packet never matches; VLAN 0 matches priority-tagged
+//!   frames).
 
 use crate::packet::Family;
+
+mod classifier;
+mod matching;
+mod rank;
+mod table;
+mod validate;
+
+#[cfg(any(test, feature = "reference"))]
+pub mod reference;
+
+pub use classifier::{BUCKET_LIMIT, Classifier, ClassifierStats, MAX_FILTERS, RELAX_STEP};
+pub use rank::Rank;
+pub use validate::validate_filter;
 
 /// Identifies a flow within one adapter.
 pub type FlowId = u32;

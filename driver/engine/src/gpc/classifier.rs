@@ -1,0 +1,563 @@
+//! The compiled classifier: a TupleMerge-style tuple space.
+//!
+//! # Why this structure
+//! Packet-classification research offers two families: decision trees
+//! (HiCuts, HyperCuts, EffiCuts...) and tuple space search (TSS and its
+//! descendants TupleMerge and PartitionSort). Trees classify fast but
+//! replicate wildcard-heavy filters across leaves (memory blows up on
+//! firewall-like sets) and are slow to update. Tuple space search keeps each
+//! filter exactly once, updates in place, and its cost depends on the number
+//! of tables rather than the number of filters. TupleMerge (Daly et al.,
+//! ToN 2019) cuts the number of tables by letting a filter live in a table
+//! whose prefix lengths are *shorter* than its own: the table hashes only
+//! that many leading bits, and the filter is checked in full in the bucket.
+//! That is what this module does:
+//!
+//! - Filters are kept in one `Vec`, sorted by [`Rank`], best first: a
+//!   filter's position (its *index*) is its precedence, a smaller index wins.
+//! - Per family, a short list of [`TupleTable`]s. A table with tuple
+//!   (`s`, `d`) holds filters whose source prefix is at least `s` bits and
+//!   destination prefix at least `d` bits long, hashed on the addresses
+//!   masked to `s` and `d` bits; a bucket lists its filters best first. Ports,
+//!   protocol, inbound DSCP and VLAN are checked in the bucket.
+//! - Placement (build and add): a filter goes into the first table (in table
+//!   order) whose tuple fits it and whose bucket for its key holds fewer than
+//!   [`BUCKET_LIMIT`] filters. Otherwise a new table is made with the
+//!   filter's prefix lengths rounded down to a multiple of [`RELAX_STEP`]
+//!   bits (so later, similar filters join it); if that table exists already
+//!   (and was full for this key), with the exact lengths; if that exists
+//!   too, the filter joins it over the limit (only filters with identical
+//!   masked addresses can pile up there).
+//! - Tables are ordered by the best index they hold. Lookup walks them in
+//!   that order and stops as soon as the next table cannot hold anything
+//!   better than the match found so far; within a bucket the first full
+//!   match is the table's best.
+//!
+//! Lookup allocates nothing and cannot panic; its cost grows with the number
+//! of tables visited and the bucket lengths (bounded by [`BUCKET_LIMIT`]
+//! except for piles of filters on the same addresses), not with the number
+//! of filters.
+//!
+//! Updates: [`Classifier::with_added`] and [`Classifier::without`] copy the
+//! current classifier and edit the copy in place: a binary search for the
+//! new filter's index, one pass to renumber the indexes behind it, and an
+//! in-place insert into one table: O(n) with small constants, no rebuild.
+
+use alloc::vec::Vec;
+
+use super::matching::aligned;
+use super::rank::Rank;
+use super::table::TupleTable;
+use super::validate::validate_filter;
+use super::{Filter, FilterId};
+use crate::error::{ConfigError, ErrorKind, Field, Object};
+use crate::packet::{Family, FlowKey};
+
+/// Most filters a bucket takes before placement looks for (or makes)
+/// another table.
+pub const BUCKET_LIMIT: u32 = 8;
+/// New tables hash prefix lengths rounded down to a multiple of this.
+pub const RELAX_STEP: u8 = 4;
+/// Most filters one classifier holds (indexes are `u32`, `u32::MAX` means
+/// "none").
+pub const MAX_FILTERS: usize = 1 << 24;
+
+/// Shape figures of a compiled classifier (for benchmarks and tuning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClassifierStats {
+    /// IPv4 tuple tables.
+    pub v4_tables: usize,
+    /// IPv6 tuple tables.
+    pub v6_tables: usize,
+    /// Longest bucket of any table.
+    pub longest_bucket: u32,
+}
+
+/// The filter set compiled for lookup. Immutable: changes make a new
+/// classifier ([`Classifier::with_added`], [`Classifier::without`]), which
+/// the caller publishes (e.g. behind an `Arc`). `Send + Sync`; deliberately
+/// not `Clone` (a copy is O(n): hold it in an `Arc`).
+#[derive(Debug)]
+pub struct Classifier {
+    /// Every filter, best rank first.
+    filters: Vec<Filter>,
+    /// IPv4 tables, ordered by their best index.
+    v4: Vec<TupleTable>,
+    /// IPv6 tables, ordered by their best index.
+    v6: Vec<TupleTable>,
+}
+
+/// Refuses a set that would not fit the `u32` indexes.
+fn check_count(n: usize) -> Result<(), ConfigError> {
+    if n > MAX_FILTERS {
+        return Err(ConfigError::new(
+            ErrorKind::LimitExceeded,
+            Object::Adapter,
+            Field::FilterCount,
+            "too many filters (at most 16777216)",
+        ));
+    }
+    Ok(())
+}
+
+/// The error for a filter id used twice.
+const fn duplicate(id: FilterId) -> ConfigError {
+    ConfigError::new(
+        ErrorKind::DuplicateId,
+        Object::Filter(id),
+        Field::FilterId,
+        "filter id already used in this set",
+    )
+}
+
+/// Rounds a prefix length down to a multiple of [`RELAX_STEP`].
+const fn relax(len: u8) -> u8 {
+    len.saturating_sub(len % RELAX_STEP)
+}
+
+/// How a filter enters a table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// During a build: count now, lay out later.
+    Stage,
+    /// In a laid-out table: edit in place.
+    Insert,
+}
+
+/// Places filter `f` (at index `idx`) into `tables` (see the module docs).
+fn place(tables: &mut Vec<TupleTable>, f: &Filter, idx: u32, mode: Mode) {
+    let src = aligned(f.family, f.src.addr);
+    let dst = aligned(f.family, f.dst.addr);
+    let add = |t: &mut TupleTable| {
+        let tag = t.tag(src, dst);
+        match mode {
+            Mode::Stage => t.stage(tag, idx),
+            Mode::Insert => t.insert(tag, idx),
+        }
+    };
+    for t in tables.iter_mut() {
+        if t.accepts(f.src.len, f.dst.len) && t.bucket_len(t.tag(src, dst)) < BUCKET_LIMIT {
+            add(t);
+            return;
+        }
+    }
+    let exists = |tables: &[TupleTable], s: u8, d: u8| {
+        tables
+            .iter()
+            .position(|t| t.src_bits == s && t.dst_bits == d)
+    };
+    let (rs, rd) = (relax(f.src.len), relax(f.dst.len));
+    let (s, d) = if exists(tables, rs, rd).is_some() {
+        (f.src.len, f.dst.len)
+    } else {
+        (rs, rd)
+    };
+    if let Some(t) = exists(tables, s, d).and_then(|p| tables.get_mut(p)) {
+        add(t);
+        return;
+    }
+    let mut t = TupleTable::new(s, d);
+    if mode == Mode::Insert {
+        t.finish();
+    }
+    add(&mut t);
+    tables.push(t);
+}
+
+/// Orders tables by the best index they hold (stable: ties keep order).
+fn sort_tables(tables: &mut [TupleTable]) {
+    // Few tables: insertion sort, no allocation, stable.
+    for i in 1..tables.len() {
+        let mut j = i;
+        while j > 0 {
+            let (Some(a), Some(b)) = (tables.get(j.wrapping_sub(1)), tables.get(j)) else {
+                break;
+            };
+            if a.min <= b.min {
+                break;
+            }
+            tables.swap(j.wrapping_sub(1), j);
+            j = j.wrapping_sub(1);
+        }
+    }
+}
+
+impl Classifier {
+    /// An empty classifier (matches nothing).
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self {
+            filters: Vec::new(),
+            v4: Vec::new(),
+            v6: Vec::new(),
+        }
+    }
+
+    /// Validates and compiles a filter set. Identical and overlapping filters
+    /// are allowed; ids must be unique.
+    ///
+    /// # Errors
+    /// The first invalid filter's error ([`validate_filter`]), `DuplicateId`
+    /// (field `filter`) for an id used twice, `LimitExceeded` past
+    /// [`MAX_FILTERS`].
+    pub fn build(filters: &[Filter]) -> Result<Self, ConfigError> {
+        check_count(filters.len())?;
+        for f in filters {
+            validate_filter(f)?;
+        }
+        let mut ids: Vec<FilterId> = filters.iter().map(|f| f.id).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w.first() == w.get(1)) {
+            return Err(duplicate(w.first().copied().unwrap_or(0)));
+        }
+        drop(ids);
+        let mut ranked: Vec<(Rank, Filter)> = filters.iter().map(|f| (Rank::of(f), *f)).collect();
+        ranked.sort_unstable_by_key(|r| core::cmp::Reverse(r.0));
+        let sorted: Vec<Filter> = ranked.into_iter().map(|(_, f)| f).collect();
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for (i, f) in sorted.iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            let tables = match f.family {
+                Family::V4 => &mut v4,
+                Family::V6 => &mut v6,
+            };
+            place(tables, f, idx, Mode::Stage);
+        }
+        for t in v4.iter_mut().chain(v6.iter_mut()) {
+            t.finish();
+        }
+        // Tables were made in index order: already sorted by `min`.
+        sort_tables(&mut v4);
+        sort_tables(&mut v6);
+        v4.shrink_to_fit();
+        v6.shrink_to_fit();
+        Ok(Self {
+            filters: sorted,
+            v4,
+            v6,
+        })
+    }
+
+    /// The filter that wins for this packet (highest [`Rank`] among those
+    /// that match), or `None`. Allocation-free, cannot panic.
+    #[must_use]
+    pub fn classify(&self, key: &FlowKey) -> Option<&Filter> {
+        let tables = match key.family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        let src = aligned(key.family, key.src);
+        let dst = aligned(key.family, key.dst);
+        let mut best = u32::MAX;
+        for t in tables {
+            if t.min >= best {
+                break;
+            }
+            for &i in t.bucket(t.tag(src, dst)) {
+                if i >= best {
+                    break;
+                }
+                if self.filters.get(i as usize).is_some_and(|f| f.matches(key)) {
+                    best = i;
+                    break;
+                }
+            }
+        }
+        self.filters.get(best as usize)
+    }
+
+    /// A new classifier with `f` added; `self` is unchanged. Costs one copy
+    /// of the classifier plus an in-place insert (no rebuild).
+    ///
+    /// # Errors
+    /// `f`'s validation error, `DuplicateId` when its id is taken,
+    /// `LimitExceeded` past [`MAX_FILTERS`].
+    pub fn with_added(&self, f: Filter) -> Result<Self, ConfigError> {
+        validate_filter(&f)?;
+        check_count(self.filters.len().saturating_add(1))?;
+        if self.filters.iter().any(|g| g.id == f.id) {
+            return Err(duplicate(f.id));
+        }
+        let rank = Rank::of(&f);
+        let at = self.filters.partition_point(|g| Rank::of(g) > rank);
+        let idx = u32::try_from(at).unwrap_or(u32::MAX);
+        let mut filters = Vec::with_capacity(self.filters.len().saturating_add(1));
+        filters.extend_from_slice(self.filters.get(..at).unwrap_or(&[]));
+        filters.push(f);
+        filters.extend_from_slice(self.filters.get(at..).unwrap_or(&[]));
+        let mut v4 = self.v4.clone();
+        let mut v6 = self.v6.clone();
+        for t in v4.iter_mut().chain(v6.iter_mut()) {
+            t.shift_up_from(idx);
+        }
+        let tables = match f.family {
+            Family::V4 => &mut v4,
+            Family::V6 => &mut v6,
+        };
+        place(tables, &f, idx, Mode::Insert);
+        sort_tables(tables);
+        Ok(Self { filters, v4, v6 })
+    }
+
+    /// A new classifier without the filter `id`; `self` is unchanged. An
+    /// unknown id gives an equal classifier.
+    #[must_use]
+    pub fn without(&self, id: FilterId) -> Self {
+        let mut filters = self.filters.clone();
+        let mut v4 = self.v4.clone();
+        let mut v6 = self.v6.clone();
+        let Some(at) = filters.iter().position(|g| g.id == id) else {
+            return Self { filters, v4, v6 };
+        };
+        let f = filters.remove(at);
+        let idx = u32::try_from(at).unwrap_or(u32::MAX);
+        let tables = match f.family {
+            Family::V4 => &mut v4,
+            Family::V6 => &mut v6,
+        };
+        let src = aligned(f.family, f.src.addr);
+        let dst = aligned(f.family, f.dst.addr);
+        for t in tables.iter_mut() {
+            if t.accepts(f.src.len, f.dst.len) && t.remove(t.tag(src, dst), idx) {
+                break;
+            }
+        }
+        tables.retain(|t| t.len() > 0);
+        for t in v4.iter_mut().chain(v6.iter_mut()) {
+            t.shift_down_after(idx);
+        }
+        sort_tables(&mut v4);
+        sort_tables(&mut v6);
+        Self { filters, v4, v6 }
+    }
+
+    /// Number of filters.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.filters.len()
+    }
+
+    /// True when the classifier holds no filter.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.filters.is_empty()
+    }
+
+    /// The filters, best rank first.
+    #[must_use]
+    pub fn filters(&self) -> &[Filter] {
+        &self.filters
+    }
+
+    /// Heap bytes owned by the compiled classifier: the filter copies plus
+    /// the lookup index ([`Classifier::index_bytes`]).
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.filters
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Filter>())
+            .saturating_add(self.index_bytes())
+    }
+
+    /// Heap bytes of the lookup index alone (tables, slots, buckets), without
+    /// the filter copies.
+    #[must_use]
+    pub fn index_bytes(&self) -> usize {
+        let tables = self
+            .v4
+            .capacity()
+            .saturating_add(self.v6.capacity())
+            .saturating_mul(core::mem::size_of::<TupleTable>());
+        self.v4
+            .iter()
+            .chain(self.v6.iter())
+            .fold(tables, |acc, t| acc.saturating_add(t.heap_bytes()))
+    }
+
+    /// Shape figures (tables per family, longest bucket).
+    #[must_use]
+    pub fn stats(&self) -> ClassifierStats {
+        ClassifierStats {
+            v4_tables: self.v4.len(),
+            v6_tables: self.v6.len(),
+            longest_bucket: self
+                .v4
+                .iter()
+                .chain(self.v6.iter())
+                .map(TupleTable::longest_bucket)
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
+    /// Checks the internal invariants (every filter held exactly once, in a
+    /// table of its family whose tuple fits it, tables ordered): for tests.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        use alloc::vec;
+        let mut seen = vec![0u32; self.filters.len()];
+        for (tables, fam) in [(&self.v4, Family::V4), (&self.v6, Family::V6)] {
+            let mut prev = 0;
+            for t in tables {
+                assert!(t.min >= prev, "tables out of order");
+                prev = t.min;
+                assert_eq!(t.len() as usize, t.indexes().len());
+                assert_eq!(t.min, t.indexes().iter().copied().min().unwrap_or(u32::MAX));
+                for &i in t.indexes() {
+                    let f = &self.filters[i as usize];
+                    assert_eq!(f.family, fam);
+                    assert!(t.accepts(f.src.len, f.dst.len));
+                    let tag = t.tag(aligned(fam, f.src.addr), aligned(fam, f.dst.addr));
+                    let b = t.bucket(tag);
+                    assert!(b.contains(&i), "filter not in its bucket");
+                    assert!(b.windows(2).all(|w| w[0] < w[1]), "bucket unsorted");
+                    seen[i as usize] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n == 1), "filter held {seen:?} times");
+        assert!(
+            self.filters
+                .windows(2)
+                .all(|w| Rank::of(&w[0]) > Rank::of(&w[1]))
+        );
+    }
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpc::{DEFAULT_PRECEDENCE, PortRange, Prefix, ProtocolMatch};
+    use alloc::vec;
+
+    /// A tiny deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn random_filter(rng: &mut Rng, id: u32) -> Filter {
+        let v6 = rng.below(3) == 0;
+        let family = if v6 { Family::V6 } else { Family::V4 };
+        let width: u8 = if v6 { 128 } else { 32 };
+        let prefix = |rng: &mut Rng| {
+            // Few distinct addresses so buckets fill up and tables multiply.
+            let base = u128::from(rng.below(4)) << (width - 8);
+            let len = [0, 4, 8, width / 2, width - 1, width][rng.below(6) as usize];
+            let addr = base | u128::from(rng.below(3));
+            let host = u32::from(width - len);
+            let mask = if host >= 128 {
+                0
+            } else {
+                !((1u128 << host) - 1)
+            };
+            Prefix {
+                addr: addr & mask & if v6 { u128::MAX } else { 0xFFFF_FFFF },
+                len,
+            }
+        };
+        let src = prefix(rng);
+        let dst = prefix(rng);
+        let port = rng.below(4) as u16;
+        Filter {
+            id,
+            flow: id,
+            family,
+            src,
+            dst,
+            src_ports: PortRange::ANY,
+            dst_ports: if port == 0 {
+                PortRange::ANY
+            } else {
+                PortRange::single(port)
+            },
+            protocol: [ProtocolMatch::Any, ProtocolMatch::Tcp][rng.below(2) as usize],
+            dscp: None,
+            vlan: None,
+            precedence: DEFAULT_PRECEDENCE,
+        }
+    }
+
+    #[test]
+    fn invariants_hold_through_build_add_and_remove() {
+        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+        for round in 0..20u32 {
+            let n = rng.below(300) as u32;
+            let fs: vec::Vec<Filter> = (0..n).map(|i| random_filter(&mut rng, i)).collect();
+            let mut c = Classifier::build(&fs).unwrap();
+            c.check_invariants();
+            for k in 0..40 {
+                if rng.below(2) == 0 {
+                    c = c
+                        .with_added(random_filter(&mut rng, 1000 + round * 100 + k))
+                        .unwrap();
+                } else if let Some(f) = c.filters().get(rng.below(c.len() as u64 + 1) as usize) {
+                    let id = f.id;
+                    c = c.without(id);
+                }
+                c.check_invariants();
+            }
+            assert!(c.stats().longest_bucket > 0 || c.is_empty());
+        }
+    }
+
+    #[test]
+    fn filters_on_one_address_pair_pile_up_and_still_classify() {
+        // 50 filters on one address pair: they must pile up in one bucket
+        // (nothing can split them) and still classify right.
+        let fs: vec::Vec<Filter> = (0..50u32)
+            .map(|i| Filter {
+                id: i,
+                flow: i,
+                family: Family::V4,
+                src: Prefix {
+                    addr: 0x0A00_0001,
+                    len: 32,
+                },
+                dst: Prefix {
+                    addr: 0x0A00_0002,
+                    len: 32,
+                },
+                src_ports: PortRange::ANY,
+                dst_ports: PortRange::single(u16::try_from(i).unwrap()),
+                protocol: ProtocolMatch::Tcp,
+                dscp: None,
+                vlan: None,
+                precedence: DEFAULT_PRECEDENCE,
+            })
+            .collect();
+        let c = Classifier::build(&fs).unwrap();
+        c.check_invariants();
+        assert_eq!(c.stats().v4_tables, 1);
+        assert_eq!(c.stats().longest_bucket, 50);
+        let key = |port| crate::packet::FlowKey {
+            family: Family::V4,
+            src: 0x0A00_0001,
+            dst: 0x0A00_0002,
+            protocol: 6,
+            l4: crate::packet::L4::Ports { src: 9, dst: port },
+            dscp: 0,
+            ecn: 0,
+            vlan: None,
+        };
+        for i in 0..50u16 {
+            assert_eq!(c.classify(&key(i)).map(|f| f.id), Some(u32::from(i)));
+        }
+        assert_eq!(c.classify(&key(50)), None);
+    }
+}

@@ -1,0 +1,357 @@
+//! One tuple table of the classifier: an open-addressing hash table over two
+//! `Vec`s, keyed by the packet's addresses masked to the table's prefix
+//! lengths.
+//!
+//! Layout: `slots` (a power of two long, linear probing) maps a 32-bit tag
+//! (the hash of the masked source and destination addresses) to a bucket:
+//! a run `entries[start..start + len]` of filter indexes, ascending (a
+//! smaller index is a better rank). Different masked keys whose tags are
+//! equal simply share a bucket: every candidate is checked in full anyway,
+//! so a tag collision costs a little time, never a wrong answer.
+//!
+//! Invariants (kept by every method):
+//! - an empty slot has `start == EMPTY`; an occupied slot has `len >= 1`;
+//! - the buckets of the occupied slots tile `entries` exactly, without gaps
+//!   or overlap (so moving entries only shifts the starts of later buckets);
+//! - each bucket is sorted ascending and holds distinct indexes;
+//! - `min` is the smallest index held, `u32::MAX` when the table is empty.
+//!
+//! Building happens in two steps to stay O(n): [`TupleTable::stage`] only
+//! counts per tag and remembers (tag, index) pairs, [`TupleTable::finish`]
+//! lays the buckets out. After that, [`TupleTable::insert`] and
+//! [`TupleTable::remove`] edit the layout in place (O(table size)), which is
+//! what "add one filter and publish" costs.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::matching::prefix_mask;
+
+/// Start value of an empty slot.
+const EMPTY: u32 = u32::MAX;
+
+/// One hash slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    tag: u32,
+    start: u32,
+    len: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    tag: 0,
+    start: EMPTY,
+    len: 0,
+};
+
+/// Smallest slot count that keeps the load at or below 5/8 for `keys` keys.
+fn capacity_for(keys: usize) -> usize {
+    let want = keys.saturating_mul(8) / 5;
+    want.saturating_add(1)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 30)
+        .max(4)
+}
+
+/// A tuple table: filters whose source prefix is at least `src_bits` long and
+/// whose destination prefix is at least `dst_bits` long, hashed on the
+/// addresses masked to those lengths (aligned bit space, see `matching`).
+#[derive(Debug, Clone)]
+pub(crate) struct TupleTable {
+    pub(crate) src_bits: u8,
+    pub(crate) dst_bits: u8,
+    src_mask: u128,
+    dst_mask: u128,
+    /// Smallest filter index held (the table's best rank).
+    pub(crate) min: u32,
+    /// Filters held.
+    count: u32,
+    /// Occupied slots.
+    keys: u32,
+    slots: Vec<Slot>,
+    entries: Vec<u32>,
+    /// (tag, index) pairs waiting for [`TupleTable::finish`].
+    staged: Vec<(u32, u32)>,
+}
+
+impl TupleTable {
+    /// An empty table for the tuple (`src_bits`, `dst_bits`).
+    pub(crate) fn new(src_bits: u8, dst_bits: u8) -> Self {
+        Self {
+            src_bits,
+            dst_bits,
+            src_mask: prefix_mask(src_bits),
+            dst_mask: prefix_mask(dst_bits),
+            min: u32::MAX,
+            count: 0,
+            keys: 0,
+            slots: vec![EMPTY_SLOT; 4],
+            entries: Vec::new(),
+            staged: Vec::new(),
+        }
+    }
+
+    /// Filters held.
+    pub(crate) const fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// True when a filter with these prefix lengths may live here.
+    #[inline]
+    pub(crate) const fn accepts(&self, src_len: u8, dst_len: u8) -> bool {
+        self.src_bits <= src_len && self.dst_bits <= dst_len
+    }
+
+    /// The tag of aligned addresses `src`, `dst` in this table.
+    #[inline]
+    pub(crate) const fn tag(&self, src: u128, dst: u128) -> u32 {
+        let s = src & self.src_mask;
+        let d = dst & self.dst_mask;
+        let a = (s >> 64) as u64 ^ s as u64;
+        let b = (d >> 64) as u64 ^ d as u64;
+        let h = (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        (h >> 32) as u32
+    }
+
+    /// The slot position holding `tag`, if any.
+    #[inline]
+    fn find(&self, tag: u32) -> Option<usize> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut pos = tag as usize & mask;
+        for _ in 0..self.slots.len() {
+            let slot = self.slots.get(pos)?;
+            if slot.start == EMPTY {
+                return None;
+            }
+            if slot.tag == tag {
+                return Some(pos);
+            }
+            pos = pos.wrapping_add(1) & mask;
+        }
+        None
+    }
+
+    /// The candidates (filter indexes, best first) for `tag`. Empty when the
+    /// tag is unknown. Allocation-free.
+    #[inline]
+    pub(crate) fn bucket(&self, tag: u32) -> &[u32] {
+        let Some(slot) = self.find(tag).and_then(|p| self.slots.get(p)) else {
+            return &[];
+        };
+        let start = slot.start as usize;
+        let end = start.saturating_add(slot.len as usize);
+        self.entries.get(start..end).unwrap_or(&[])
+    }
+
+    /// How many filters share `tag` (staged or laid out).
+    pub(crate) fn bucket_len(&self, tag: u32) -> u32 {
+        self.find(tag)
+            .and_then(|p| self.slots.get(p))
+            .map_or(0, |s| s.len)
+    }
+
+    /// Places a new slot for `tag` (not present) at its probe position,
+    /// growing the table first if the load would pass 5/8.
+    fn place_new(&mut self, tag: u32, start: u32, len: u32) {
+        let keys = (self.keys as usize).saturating_add(1);
+        if capacity_for(keys) > self.slots.len() {
+            self.rehash(capacity_for(keys));
+        }
+        Self::put(&mut self.slots, Slot { tag, start, len });
+        self.keys = self.keys.saturating_add(1);
+    }
+
+    /// Puts `slot` into the first empty position of its probe sequence.
+    fn put(slots: &mut [Slot], slot: Slot) {
+        let mask = slots.len().wrapping_sub(1);
+        let mut pos = slot.tag as usize & mask;
+        for _ in 0..slots.len() {
+            if let Some(s) = slots.get_mut(pos) {
+                if s.start == EMPTY {
+                    *s = slot;
+                    return;
+                }
+            }
+            pos = pos.wrapping_add(1) & mask;
+        }
+    }
+
+    /// Rebuilds the slot array with `capacity` slots (a power of two larger
+    /// than the number of keys), dropping nothing.
+    fn rehash(&mut self, capacity: usize) {
+        let mut slots = vec![EMPTY_SLOT; capacity];
+        for slot in self.slots.iter().filter(|s| s.start != EMPTY) {
+            Self::put(&mut slots, *slot);
+        }
+        self.slots = slots;
+    }
+
+    /// Build step 1: counts `idx` under `tag`. Indexes must be staged in
+    /// ascending order; call [`TupleTable::finish`] before any lookup.
+    pub(crate) fn stage(&mut self, tag: u32, idx: u32) {
+        match self.find(tag) {
+            Some(pos) => {
+                if let Some(s) = self.slots.get_mut(pos) {
+                    s.len = s.len.saturating_add(1);
+                }
+            }
+            None => self.place_new(tag, 0, 1),
+        }
+        self.staged.push((tag, idx));
+        self.count = self.count.saturating_add(1);
+        self.min = self.min.min(idx);
+    }
+
+    /// Build step 2: lays the staged buckets out and trims memory.
+    pub(crate) fn finish(&mut self) {
+        self.rehash(capacity_for(self.keys as usize));
+        let mut next = 0u32;
+        for slot in self.slots.iter_mut().filter(|s| s.start != EMPTY) {
+            slot.start = next;
+            next = next.saturating_add(slot.len);
+            // `len` becomes the fill cursor, restored by the loop below.
+            slot.len = 0;
+        }
+        let mut entries = vec![0u32; next as usize];
+        let staged = core::mem::take(&mut self.staged);
+        for (tag, idx) in staged {
+            let Some(slot) = self.find(tag).and_then(|p| self.slots.get_mut(p)) else {
+                continue;
+            };
+            let at = slot.start.saturating_add(slot.len) as usize;
+            slot.len = slot.len.saturating_add(1);
+            if let Some(e) = entries.get_mut(at) {
+                *e = idx;
+            }
+        }
+        self.entries = entries;
+    }
+
+    /// Adds filter index `idx` under `tag` in a laid-out table, keeping its
+    /// bucket sorted. The caller has already renumbered (so `idx` is not
+    /// held yet).
+    pub(crate) fn insert(&mut self, tag: u32, idx: u32) {
+        self.count = self.count.saturating_add(1);
+        self.min = self.min.min(idx);
+        let Some(pos) = self.find(tag) else {
+            let start = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            self.entries.push(idx);
+            self.place_new(tag, start, 1);
+            return;
+        };
+        let Some(slot) = self.slots.get(pos).copied() else {
+            return;
+        };
+        let start = slot.start as usize;
+        let end = start.saturating_add(slot.len as usize);
+        let offset = self
+            .entries
+            .get(start..end)
+            .map_or(0, |b| b.partition_point(|&e| e < idx));
+        let at = start.saturating_add(offset);
+        if at > self.entries.len() {
+            return;
+        }
+        self.entries.insert(at, idx);
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        for (p, s) in self.slots.iter_mut().enumerate() {
+            if p == pos {
+                s.len = s.len.saturating_add(1);
+            } else if s.start != EMPTY && s.start >= at {
+                s.start = s.start.saturating_add(1);
+            }
+        }
+    }
+
+    /// Removes filter index `idx` from the bucket of `tag`. Returns false
+    /// when it is not there. The caller renumbers afterwards.
+    pub(crate) fn remove(&mut self, tag: u32, idx: u32) -> bool {
+        let Some(pos) = self.find(tag) else {
+            return false;
+        };
+        let Some(slot) = self.slots.get(pos).copied() else {
+            return false;
+        };
+        let start = slot.start as usize;
+        let end = start.saturating_add(slot.len as usize);
+        let Some(offset) = self
+            .entries
+            .get(start..end)
+            .and_then(|b| b.iter().position(|&e| e == idx))
+        else {
+            return false;
+        };
+        let at = start.saturating_add(offset);
+        if at >= self.entries.len() {
+            return false;
+        }
+        self.entries.remove(at);
+        self.count = self.count.saturating_sub(1);
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        let mut emptied = false;
+        for (p, s) in self.slots.iter_mut().enumerate() {
+            if p == pos {
+                s.len = s.len.saturating_sub(1);
+                if s.len == 0 {
+                    *s = EMPTY_SLOT;
+                    emptied = true;
+                }
+            } else if s.start != EMPTY && s.start > at {
+                s.start = s.start.saturating_sub(1);
+            }
+        }
+        if emptied {
+            // Linear probing cannot simply blank a slot: re-place the rest.
+            self.keys = self.keys.saturating_sub(1);
+            self.rehash(self.slots.len());
+        }
+        self.min = self.entries.iter().copied().min().unwrap_or(u32::MAX);
+        true
+    }
+
+    /// Shifts every held index `>= from` by +1 (a filter was inserted at
+    /// `from` in the classifier's rank-ordered list).
+    pub(crate) fn shift_up_from(&mut self, from: u32) {
+        for e in &mut self.entries {
+            if *e >= from {
+                *e = e.saturating_add(1);
+            }
+        }
+        if self.min != u32::MAX && self.min >= from {
+            self.min = self.min.saturating_add(1);
+        }
+    }
+
+    /// Shifts every held index `> removed` by -1 (the filter at `removed`
+    /// left the classifier's list; it is no longer held here).
+    pub(crate) fn shift_down_after(&mut self, removed: u32) {
+        for e in &mut self.entries {
+            if *e > removed {
+                *e = e.saturating_sub(1);
+            }
+        }
+        if self.min != u32::MAX && self.min > removed {
+            self.min = self.min.saturating_sub(1);
+        }
+    }
+
+    /// Heap bytes owned.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Slot>())
+            .saturating_add(self.entries.capacity().saturating_mul(4))
+            .saturating_add(self.staged.capacity().saturating_mul(8))
+    }
+
+    /// Longest bucket.
+    pub(crate) fn longest_bucket(&self) -> u32 {
+        self.slots.iter().map(|s| s.len).max().unwrap_or(0)
+    }
+
+    /// Every held index (any order): for consistency checks.
+    #[cfg(test)]
+    pub(crate) fn indexes(&self) -> &[u32] {
+        &self.entries
+    }
+}
