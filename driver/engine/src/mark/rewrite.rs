@@ -1,0 +1,361 @@
+//! Writing marks into a frame: the DSCP (keeping ECN, fixing the IPv4
+//! header checksum incrementally) and the PCP of an in-band tag.
+
+use crate::packet::cursor::FrameMut;
+use crate::packet::{Family, MarkOffsets, ethernet, ipv4};
+
+use super::Marks;
+
+/// Why a mark could not be written. The frame is left unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MarkError {
+    /// A byte the write needs lies outside the frame (offsets from another
+    /// frame, or a frame shortened since it was parsed).
+    OutOfFrame {
+        /// The first offset that was missing.
+        offset: u32,
+    },
+    /// The version nibble at the IP offset is not the family's.
+    WrongVersion {
+        /// 4 or 6, as the family says.
+        expected: u8,
+        /// The nibble found.
+        found: u8,
+    },
+    /// [`rewrite_pcp`] on a frame without an in-band tag: the 802.1p goes
+    /// out of band ([`super::Ieee8021QInfo`]).
+    NoInBandTag,
+    /// The two bytes before the tag offset are not a tag TPID.
+    NotATag {
+        /// What was found there.
+        tpid: u16,
+    },
+    /// A DSCP above 63 or an 802.1p above 7.
+    ValueOutOfRange {
+        /// The value refused.
+        value: u8,
+    },
+}
+
+/// Absolute offset `base + delta`, or the error naming where it failed.
+fn at(base: u32, delta: u32) -> Result<(u32, usize), MarkError> {
+    let off = base
+        .checked_add(delta)
+        .ok_or(MarkError::OutOfFrame { offset: u32::MAX })?;
+    let idx = usize::try_from(off).map_err(|_| MarkError::OutOfFrame { offset: off })?;
+    Ok((off, idx))
+}
+
+/// Reads the byte at `base + delta`.
+fn read(f: &mut FrameMut<'_, '_>, base: u32, delta: u32) -> Result<u8, MarkError> {
+    let (off, idx) = at(base, delta)?;
+    f.get(idx).ok_or(MarkError::OutOfFrame { offset: off })
+}
+
+/// Writes the byte at `base + delta` (already known to exist).
+fn write(f: &mut FrameMut<'_, '_>, base: u32, delta: u32, value: u8) -> Result<(), MarkError> {
+    let (off, idx) = at(base, delta)?;
+    f.set(idx, value)
+        .ok_or(MarkError::OutOfFrame { offset: off })
+}
+
+/// Offsets inside the IPv4 header, as `u32` deltas.
+const V4_DS: u32 = ipv4::DS_OFFSET as u32;
+const V4_CSUM: u32 = ipv4::CHECKSUM_OFFSET as u32;
+
+/// Writes `dscp` into the packet's DS byte (IPv4) or traffic class (IPv6),
+/// keeping the two ECN bits. For IPv4 the header checksum is updated
+/// incrementally (RFC 1624), so a header whose checksum was valid stays
+/// valid (and one that was wrong stays wrong by the same amount).
+///
+/// Returns `Ok(true)` when the frame changed, `Ok(false)` when the packet
+/// already carried `dscp` (nothing is written).
+///
+/// # Errors
+///
+/// [`MarkError::ValueOutOfRange`] for `dscp > 63`,
+/// [`MarkError::OutOfFrame`] when a byte lies outside the frame,
+/// [`MarkError::WrongVersion`] when the version nibble is not the family's.
+/// Every check happens before the first write: on error the frame is
+/// unchanged.
+pub fn rewrite_dscp(
+    frame: &mut [&mut [u8]],
+    family: Family,
+    offsets: &MarkOffsets,
+    dscp: u8,
+) -> Result<bool, MarkError> {
+    if dscp > 63 {
+        return Err(MarkError::ValueOutOfRange { value: dscp });
+    }
+    let mut f = FrameMut::new(frame);
+    let ip = offsets.ip;
+    let b0 = read(&mut f, ip, 0)?;
+    let b1 = read(&mut f, ip, 1)?;
+    match family {
+        Family::V4 => {
+            if b0 >> 4 != 4 {
+                return Err(MarkError::WrongVersion {
+                    expected: 4,
+                    found: b0 >> 4,
+                });
+            }
+            let c0 = read(&mut f, ip, V4_CSUM)?;
+            let c1 = read(&mut f, ip, V4_CSUM + 1)?;
+            let new = (dscp << 2) | (b1 & 0x3);
+            if new == b1 {
+                return Ok(false);
+            }
+            // The DS byte is the low byte of the header's first 16-bit word.
+            let hc = ipv4::checksum_update(
+                u16::from_be_bytes([c0, c1]),
+                u16::from_be_bytes([b0, b1]),
+                u16::from_be_bytes([b0, new]),
+            );
+            let [h0, h1] = hc.to_be_bytes();
+            write(&mut f, ip, V4_DS, new)?;
+            write(&mut f, ip, V4_CSUM, h0)?;
+            write(&mut f, ip, V4_CSUM + 1, h1)?;
+        }
+        Family::V6 => {
+            if b0 >> 4 != 6 {
+                return Err(MarkError::WrongVersion {
+                    expected: 6,
+                    found: b0 >> 4,
+                });
+            }
+            // Traffic class = low nibble of byte 0, high nibble of byte 1.
+            let tc = (b0 << 4) | (b1 >> 4);
+            let new = (dscp << 2) | (tc & 0x3);
+            if new == tc {
+                return Ok(false);
+            }
+            write(&mut f, ip, 0, (b0 & 0xF0) | (new >> 4))?;
+            write(&mut f, ip, 1, (b1 & 0x0F) | (new << 4))?;
+        }
+    }
+    Ok(true)
+}
+
+/// "DSCP marking override = ignore": resets the DSCP of a packet that no
+/// flow or policy marks to 0 (ECN kept, checksum updated). Same contract as
+/// [`rewrite_dscp`] with `dscp = 0`.
+///
+/// # Errors
+///
+/// As [`rewrite_dscp`].
+pub fn reset_dscp(
+    frame: &mut [&mut [u8]],
+    family: Family,
+    offsets: &MarkOffsets,
+) -> Result<bool, MarkError> {
+    rewrite_dscp(frame, family, offsets, 0)
+}
+
+/// Writes `pcp` into the outermost in-band tag (`offsets.vlan_tci`),
+/// keeping its DEI bit and VLAN id. Checks that a tag TPID precedes the TCI.
+///
+/// Returns `Ok(true)` when the frame changed, `Ok(false)` when the tag
+/// already carried `pcp`.
+///
+/// # Errors
+///
+/// [`MarkError::ValueOutOfRange`] for `pcp > 7`, [`MarkError::NoInBandTag`]
+/// when the frame has no tag, [`MarkError::NotATag`] when the bytes before
+/// the TCI are not a tag TPID, [`MarkError::OutOfFrame`]. On error the frame
+/// is unchanged.
+pub fn rewrite_pcp(
+    frame: &mut [&mut [u8]],
+    offsets: &MarkOffsets,
+    pcp: u8,
+) -> Result<bool, MarkError> {
+    if pcp > 7 {
+        return Err(MarkError::ValueOutOfRange { value: pcp });
+    }
+    let tci = offsets.vlan_tci.ok_or(MarkError::NoInBandTag)?;
+    let tpid_at = tci.checked_sub(2).ok_or(MarkError::NotATag { tpid: 0 })?;
+    let mut f = FrameMut::new(frame);
+    let tpid = u16::from_be_bytes([read(&mut f, tpid_at, 0)?, read(&mut f, tpid_at, 1)?]);
+    if !ethernet::ethertype::is_tag(tpid) {
+        return Err(MarkError::NotATag { tpid });
+    }
+    let t0 = read(&mut f, tci, 0)?;
+    // PCP is the top 3 bits of the TCI's first byte; DEI and the VID's high
+    // nibble are the other 5.
+    let new = (t0 & 0x1F) | (pcp << 5);
+    if new == t0 {
+        return Ok(false);
+    }
+    write(&mut f, tci, 0, new)?;
+    Ok(true)
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Applied {
+    /// The DSCP was rewritten (it differed).
+    pub dscp_changed: bool,
+    /// The in-band tag's PCP was rewritten (it differed).
+    pub pcp_changed: bool,
+    /// The 802.1p the driver must still set out of band (the frame has no
+    /// in-band tag): write it with [`super::Ieee8021QInfo::with_priority`].
+    pub out_of_band_pcp: Option<u8>,
+}
+
+/// Applies `marks` to a frame the parser produced `family` and `offsets`
+/// for: the DSCP in the IP header, the 802.1p in the in-band tag when the
+/// frame has one, else handed back for the out-of-band info.
+///
+/// # Errors
+///
+/// As [`rewrite_dscp`] and [`rewrite_pcp`]. The DSCP is written first; if
+/// the tag rewrite then fails, the DSCP change stays (both are valid on
+/// their own).
+pub fn apply(
+    frame: &mut [&mut [u8]],
+    family: Family,
+    offsets: &MarkOffsets,
+    marks: Marks,
+) -> Result<Applied, MarkError> {
+    let mut out = Applied::default();
+    if let Some(dscp) = marks.dscp {
+        out.dscp_changed = rewrite_dscp(frame, family, offsets, dscp)?;
+    }
+    if let Some(pcp) = marks.pcp {
+        if offsets.vlan_tci.is_some() {
+            out.pcp_changed = rewrite_pcp(frame, offsets, pcp)?;
+        } else {
+            out.out_of_band_pcp = Some(pcp & 0x7);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{Framing, parse};
+
+    /// Ethernet + IPv4 (TOS 0x01: DSCP 0, ECN 1) + UDP 1234 -> 53, valid
+    /// header checksum.
+    fn golden_v4() -> std::vec::Vec<u8> {
+        let mut f = std::vec![
+            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, // Ethernet
+            0x45, 0x01, 0x00, 0x20, 0x00, 0x01, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 10, 0, 0, 1,
+            10, 0, 0, 2, // IPv4
+            0x04, 0xD2, 0x00, 0x35, 0x00, 0x0C, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF,
+        ];
+        let c = ipv4::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn dscp_v4_keeps_ecn_and_checksum_at_every_split() {
+        let orig = golden_v4();
+        let p = parse(&[&orig], Framing::Ethernet).unwrap();
+        for cut in 0..=orig.len() {
+            let mut buf = orig.clone();
+            let (a, b) = buf.split_at_mut(cut);
+            let mut frame = [a, b];
+            assert_eq!(
+                rewrite_dscp(&mut frame, Family::V4, &p.offsets, 46),
+                Ok(true)
+            );
+            assert_eq!(buf[15], (46 << 2) | 1);
+            assert_eq!(ipv4::checksum(&buf[14..34]), 0, "cut at {cut}");
+            let mut frame = [&mut buf[..]];
+            assert_eq!(
+                rewrite_dscp(&mut frame, Family::V4, &p.offsets, 46),
+                Ok(false)
+            );
+        }
+    }
+
+    #[test]
+    fn dscp_v6_traffic_class_spans_two_bytes() {
+        let offsets = MarkOffsets {
+            ip: 0,
+            vlan_tci: None,
+        };
+        // Version 6, traffic class 0xAB (DSCP 42, ECN 3), flow label
+        // 0x12345; the slices split the traffic class between its nibbles.
+        let mut head = [0x6Au8];
+        let mut tail = [0u8; 39];
+        tail[..3].copy_from_slice(&[0xB1, 0x23, 0x45]);
+        let mut frame = [&mut head[..], &mut tail[..]];
+        // TC was 0xAB (DSCP 42, ECN 3).
+        assert_eq!(rewrite_dscp(&mut frame, Family::V6, &offsets, 12), Ok(true));
+        // New traffic class 0x33: DSCP 12, ECN 3 kept.
+        assert_eq!(frame[0][0], 0x63);
+        assert_eq!(frame[1][0], 0x31);
+        assert_eq!(frame[1][1], 0x23, "flow label kept");
+    }
+
+    #[test]
+    fn errors_leave_frame_alone() {
+        let orig = golden_v4();
+        let p = parse(&[&orig], Framing::Ethernet).unwrap();
+        let mut buf = orig.clone();
+        let mut frame = [&mut buf[..]];
+        assert_eq!(
+            rewrite_dscp(&mut frame, Family::V6, &p.offsets, 1),
+            Err(MarkError::WrongVersion {
+                expected: 6,
+                found: 4
+            })
+        );
+        assert_eq!(
+            rewrite_dscp(&mut frame, Family::V4, &p.offsets, 64),
+            Err(MarkError::ValueOutOfRange { value: 64 })
+        );
+        let far = MarkOffsets {
+            ip: 30,
+            vlan_tci: None,
+        };
+        assert!(matches!(
+            rewrite_dscp(&mut frame, Family::V4, &far, 1),
+            Err(MarkError::WrongVersion { .. })
+        ));
+        let beyond = MarkOffsets {
+            ip: 45,
+            vlan_tci: Some(u32::MAX),
+        };
+        assert_eq!(
+            rewrite_dscp(&mut frame, Family::V4, &beyond, 1),
+            Err(MarkError::OutOfFrame { offset: 46 })
+        );
+        assert_eq!(
+            rewrite_pcp(&mut frame, &p.offsets, 3),
+            Err(MarkError::NoInBandTag)
+        );
+        assert_eq!(
+            rewrite_pcp(&mut frame, &beyond, 3),
+            Err(MarkError::OutOfFrame {
+                offset: u32::MAX - 2
+            })
+        );
+        let not_tag = MarkOffsets {
+            ip: 14,
+            vlan_tci: Some(14),
+        };
+        assert_eq!(
+            rewrite_pcp(&mut frame, &not_tag, 3),
+            Err(MarkError::NotATag { tpid: 0x0800 })
+        );
+        assert_eq!(buf, orig);
+    }
+
+    #[test]
+    fn pcp_keeps_dei_and_vid() {
+        let mut buf = std::vec![0u8; 12];
+        buf.extend_from_slice(&[0x81, 0x00, 0x1F, 0xFF, 0x08, 0x00]);
+        let offsets = MarkOffsets {
+            ip: 18,
+            vlan_tci: Some(14),
+        };
+        let mut frame = [&mut buf[..]];
+        assert_eq!(rewrite_pcp(&mut frame, &offsets, 5), Ok(true));
+        assert_eq!(buf[14], 0xBF);
+        assert_eq!(buf[15], 0xFF);
+    }
+}
