@@ -1,3 +1,152 @@
 //! The packet scheduler: conformer (token bucket + peak), shaper (per-flow
 //! queues released by time), sequencer (strict priority between levels,
 //! deficit round robin inside a level, bounded outstanding sends).
+//!
+//! One [`Scheduler`] per adapter. Time is passed in ([`crate::time::Ticks`], 100 ns); the
+//! scheduler never reads a clock and never paces to the link speed.
+//!
+//! # Pipeline
+//! `enqueue(now, flow, ip_bytes, pkt)`:
+//! 1. **Limits.** All packets held (shaper + sequencer) live in one slab
+//!    sized at creation ([`Limits::queue_packets`]); no allocation per packet.
+//!    A packet that finds no free slot, or would exceed
+//!    [`Limits::queue_bytes`], is dropped (returned with its
+//!    [`DropReason`], counted).
+//! 2. **Conformer** ([`conformer`]): IP-layer bytes, token bucket at the
+//!    token rate up to the bucket size, peak bucket when a peak is given,
+//!    MinimumPolicedSize, MaxSduSize.
+//! 3. **Mode** ([`crate::flow::FlowSpec::effective_mode`]):
+//!    - *Shape*: a packet that does not conform waits in the flow's FIFO
+//!      shaper queue until it does, then is sent conforming. One flow's
+//!      shaper queue may use at most half of the adapter's packet and byte
+//!      limits, so a slow shaped flow cannot take every slot (drop reason
+//!      `FlowQueue`). A packet over MaxSduSize can never conform: dropped
+//!      (`OverMaxSdu`).
+//!    - *Borrow*: sent now; if it does not conform it is marked
+//!      non-conforming (`Released::conforming == false`) and sequenced below
+//!      best effort. Conforming packets consume tokens; non-conforming ones
+//!      do not. Packets over MaxSduSize are non-conforming.
+//!    - *Discard*: a non-conforming packet is dropped (`Nonconforming`,
+//!      `OverMaxSdu`).
+//!    - *BorrowPlus*: never non-conforming; always sent at the flow's level.
+//!    - Unclassified packets (`flow == None`) are best effort, never shaped.
+//! 4. **Sequencer**: levels in [`Level`] order, strict priority; inside a
+//!    level, deficit round robin between flows (quantum [`DEFAULT_QUANTUM`]
+//!    bytes, settable; byte-fair within one quantum per round). Each flow has
+//!    one sequencer queue at its level and one in the non-conforming level,
+//!    so a borrowing flow's demoted packets may be overtaken by its
+//!    conforming ones. At most [`Limits::max_outstanding`] packets are handed
+//!    out without `send_completed` (Psched's MaxOutstandingSends): beyond it
+//!    packets wait in the sequencer, where priority takes effect.
+//!
+//! # Shaper timing
+//! Shaped flows whose head waits are kept in a binary min-heap keyed by the
+//! head's conformance time, one entry per flow: releasing `k` due packets
+//! costs O(k log n) for `n` waiting flows, and `next_event()` (the heap's
+//! minimum) tells the driver when to arm its single per-adapter timer.
+//! Packets whose flow is not waiting never touch the heap.
+//!
+//! **Lateness.** A due packet is charged at its own conformance time, not at
+//! the (later) time `dequeue` is called, and the next head's deadline follows
+//! from that. A timer that fires late (coarse 1 ms or 15.6 ms ticks) therefore
+//! loses no rate; the burst a release `L` ticks late makes is at most what
+//! conformed over those `L` ticks: `bucket + rate * L` bytes (tested in
+//! `tests/psched_shaper.rs`).
+//!
+//! # Statistics
+//! [`stats`]: ntddpsch.h's counters for the adapter, each flow, the shaper and
+//! the sequencer, drops per reason, integer EWMA averages.
+
+pub mod conformer;
+mod scheduler;
+mod slab;
+pub mod stats;
+
+pub use conformer::{Conformer, ConformerParams, Verdict};
+pub use scheduler::{DEFAULT_QUANTUM, MIN_QUANTUM, Scheduler, SchedulerStats};
+pub use stats::{AdapterStats, DropCounts, FlowStats, SequencerStats, ShaperStats};
+
+use crate::error::{ConfigError, ErrorKind, Field, Object};
+pub use crate::flow::Level;
+
+/// Largest `queue_packets` accepted (16 Mi slots).
+pub const MAX_QUEUE_PACKETS: u32 = 1 << 24;
+
+/// Per-adapter scheduler limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// Packets the scheduler may hold (shaper + sequencer); the slab size.
+    pub queue_packets: u32,
+    /// IP bytes the scheduler may hold.
+    pub queue_bytes: u64,
+    /// Packets handed to the miniport and not yet completed
+    /// (MaxOutstandingSends).
+    pub max_outstanding: u32,
+}
+
+impl Default for Limits {
+    /// 4096 packets, 8 MiB, and Psched's registry default of 65535
+    /// outstanding sends (set it lower, e.g. a few packets, for priorities to
+    /// take effect on a fast NIC queue).
+    fn default() -> Self {
+        Self {
+            queue_packets: 4096,
+            queue_bytes: 8 << 20,
+            max_outstanding: 65535,
+        }
+    }
+}
+
+/// Checks scheduler limits: `queue_packets` in 1..=[`MAX_QUEUE_PACKETS`],
+/// `queue_bytes` >= 1, `max_outstanding` >= 1.
+///
+/// # Errors
+/// `InvalidValue` naming the field.
+pub fn validate_limits(l: &Limits) -> Result<(), ConfigError> {
+    let err = |field, rule| {
+        Err(ConfigError::new(
+            ErrorKind::InvalidValue,
+            Object::AdapterOptions,
+            field,
+            rule,
+        ))
+    };
+    if l.queue_packets == 0 || l.queue_packets > MAX_QUEUE_PACKETS {
+        return err(Field::QueuePackets, "must be 1..=16777216");
+    }
+    if l.queue_bytes == 0 {
+        return err(Field::QueueBytes, "must be > 0");
+    }
+    if l.max_outstanding == 0 {
+        return err(Field::MaxOutstandingSends, "must be > 0");
+    }
+    Ok(())
+}
+
+/// Why `enqueue` refused a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Every packet slot of the adapter is in use (OutOfPackets).
+    QueuePackets,
+    /// The adapter's byte limit would be exceeded.
+    QueueBytes,
+    /// The flow's shaper queue holds its share (half the adapter's limits).
+    FlowQueue,
+    /// Discard mode: the packet does not conform.
+    Nonconforming,
+    /// Shape or discard mode: the packet exceeds MaxSduSize.
+    OverMaxSdu,
+}
+
+/// A packet `dequeue` hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released<P> {
+    /// The packet.
+    pub pkt: P,
+    /// Its flow's index in the current configuration; `None` for
+    /// unclassified packets and packets of flows removed since.
+    pub flow: Option<usize>,
+    /// False if the packet is non-conforming (mark it with the
+    /// non-conforming marks).
+    pub conforming: bool,
+}
