@@ -210,7 +210,7 @@ iperf_measure() { # proto(tcp|udp) dst secs [udp_rate]
   if [ "$proto" = tcp ]; then
     good=$(jq -r '.end.sum_received.bits_per_second // 0' "$E2E_RUN/iperf.json" 2>/dev/null || echo 0)
   else
-    good=$(jq -r '.end.sum.bits_per_second // 0' "$E2E_RUN/iperf.json" 2>/dev/null || echo 0)
+    good=$(jq -r '(.end.sum_received // .end.sum).bits_per_second // 0' "$E2E_RUN/iperf.json" 2>/dev/null || echo 0)
   fi
   awk -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" -v g="$good" 'BEGIN{
     split(a,x," "); split(b,y," "); dt=t1-t0; db=y[1]-x[1]; dp=y[2]-x[2];

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The netns end-to-end suite: real TCP/UDP traffic through qoslwf (the real
+# driver code on the simulated NDIS, as a bump in the wire: lwfhost) and the
+# same scenarios through Linux tc in the same topology, in one run.
+#
+#   tests/e2e/run.sh [--no-build] [--only qoslwf|tc]
+#
+# Run as root after tests/scripts/setup.sh. Sends traffic only between the
+# namespaces it creates (10.200.x.0/24, fd00:200:1::/64); deletes them on
+# exit. Prints the side-by-side table (tests/e2e/table.sh) and exits non-zero
+# when a mark is wrong or a figure falls outside its tolerance.
+#
+# Tolerances (a user-space bump on 2 shared vCPUs; see README "End-to-end"):
+#   RATE_MIN..RATE_MAX   achieved / configured rate (qoslwf: IP-layer bytes,
+#                        tc: frame bytes), over the steady part of a 5 s run.
+#   PRIO_SLACK_MS        added to the priority goal (idle p50 + one 1514-byte
+#                        frame at 10 Mbit/s) before the test fails.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/scenarios.sh"
+
+RATE_MIN=${RATE_MIN:-0.90}
+RATE_MAX=${RATE_MAX:-1.03}
+PRIO_SLACK_MS=${PRIO_SLACK_MS:-3}
+build=1 only=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-build) build=0 ;;
+    --only) only=$2; shift ;;
+    *) echo "usage: $0 [--no-build] [--only qoslwf|tc]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || die "run as root (network namespaces)"
+for c in tshark iperf3 ethtool iptables jq taskset; do
+  command -v $c >/dev/null || die "$c is missing: run tests/scripts/setup.sh"
+done
+
+mkdir -p "$E2E_RUN"
+RESULTS=$E2E_RUN/results.tsv
+FAILS_FILE=$E2E_RUN/failures.txt
+: >"$RESULTS"; : >"$FAILS_FILE"
+trap e2e_teardown EXIT
+[ $build = 1 ] && e2e_build
+T0=$(date +%s)
+
+e2e_setup
+for mode in qoslwf tc; do
+  [ -n "$only" ] && [ "$only" != $mode ] && continue
+  log "===== $mode ====="
+  start_path $mode
+  configure $mode 10
+  scenario_marks $mode
+  scenario_shaping $mode
+  scenario_priority $mode
+  scenario_lossless $mode
+  if [ $mode = qoslwf ]; then
+    scenario_pause_restart
+    TCCTL stats >"$E2E_RUN/stats-qoslwf.txt" 2>&1 || true
+  fi
+  stop_path $mode
+  if [ $mode = qoslwf ]; then
+    log "lwfhost exit report:"; sed 's/^/    /' "$E2E_RUN/lwfhost.log" >&2
+    grep -q "recorded 0 NDIS rule violation" "$E2E_RUN/lwfhost.log" ||
+      fail "the simulated NDIS recorded rule violations (see lwfhost.log)"
+  fi
+done
+record all "suite seconds" "$(( $(date +%s) - T0 ))"
+
+"$HERE/table.sh" "$RESULTS"
+if [ -s "$FAILS_FILE" ]; then
+  echo; echo "FAILED ($(wc -l <"$FAILS_FILE") assertion(s)):"; sed 's/^/  - /' "$FAILS_FILE"
+  exit 1
+fi
+echo; echo "e2e: all assertions passed"
