@@ -1,9 +1,19 @@
 //! qoslwf: the NDIS lightweight filter driver.
 //!
-//! On Windows targets the FFI seam imports ndis.sys, ntoskrnl.exe and
-//! hal.dll; on other hosts it is a simulated NDIS, so the driver's real
+//! On Windows targets the FFI seam imports ndis.sys and ntoskrnl.exe; on
+//! other hosts it is a simulated NDIS ([`sim`]), so the driver's real
 //! Filter* callbacks run in tests and in lwfhost.
-#![cfg_attr(not(test), no_std)]
+//!
+//! - [`ffi`]: NDIS 6.30 / kernel declarations with layout checks, and the
+//!   seam ([`ffi::api`]) with its two backends.
+//! - [`nbl`]: safe views of NBL chains, NET_BUFFERs, MDL chains; counted
+//!   queues.
+//! - [`filter`]: the Filter* handlers and the per-adapter module.
+//! - [`datapath`]: classify, conform, mark, shape, sequence (the engine).
+//! - [`device`] and [`control`]: the control device and its IOCTL handler.
+//! - [`driver`]: DriverEntry / unload.
+//! - [`ids`]: registration names shared with the INF.
+#![cfg_attr(all(target_os = "windows", not(test)), no_std)]
 // KERNEL LINTS: this crate is the driver; a panic is a bugcheck.
 #![cfg_attr(
     not(test),
@@ -21,3 +31,15 @@
 )]
 
 extern crate alloc;
+
+pub mod control;
+pub mod datapath;
+pub mod device;
+pub mod driver;
+pub mod ffi;
+pub mod filter;
+pub mod ids;
+pub mod nbl;
+#[cfg(not(target_os = "windows"))]
+pub mod sim;
+pub mod sync;

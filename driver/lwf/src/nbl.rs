@@ -1,0 +1,339 @@
+//! Safe views of NET_BUFFER_LIST chains, NET_BUFFERs and MDL chains, and a
+//! counted NBL queue with O(1) append.
+//!
+//! # Validity invariant (every SAFETY comment below cites it)
+//! An [`Nbl`] wraps a pointer to a NET_BUFFER_LIST that NDIS handed to the
+//! driver (a send from above, a completion from below, a receive) and that
+//! the driver has not yet handed on. While the driver owns it, nobody else
+//! reads or writes the NBL, its NET_BUFFERs, MDLs or data; its NET_BUFFER
+//! list and MDL chains are well formed (NULL-terminated, each MDL mapped or
+//! mappable, `CurrentMdlOffset + DataLength` within the chain). The
+//! constructors that create an `Nbl` are `unsafe` and state this contract;
+//! everything after them is safe.
+
+use crate::ffi::api;
+use crate::ffi::types::*;
+use core::ptr::NonNull;
+
+/// An NBL the driver currently owns (see the module's validity invariant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Nbl(NonNull<NET_BUFFER_LIST>);
+
+// SAFETY: an owned NBL may be handed between processors (NDIS does it all
+// the time); exclusive ownership is tracked by the driver's queues.
+unsafe impl Send for Nbl {}
+
+impl Nbl {
+    /// Wrap a raw NBL pointer; `None` for NULL.
+    ///
+    /// # Safety
+    /// `p` is NULL or satisfies the module's validity invariant for as long
+    /// as the returned value (or any copy) is used.
+    pub unsafe fn from_raw(p: *mut NET_BUFFER_LIST) -> Option<Self> {
+        NonNull::new(p).map(Self)
+    }
+
+    /// The raw pointer, for handing back to NDIS.
+    #[must_use]
+    pub fn as_ptr(self) -> *mut NET_BUFFER_LIST {
+        self.0.as_ptr()
+    }
+
+    fn raw(&self) -> &NET_BUFFER_LIST {
+        // SAFETY: validity invariant: the NBL is valid and owned by us.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn raw_mut(&mut self) -> &mut NET_BUFFER_LIST {
+        // SAFETY: validity invariant: the NBL is valid, owned by us, and
+        // nobody else references it.
+        unsafe { self.0.as_mut() }
+    }
+
+    /// The next NBL in the chain this one is linked into.
+    #[must_use]
+    pub fn next(&self) -> Option<Nbl> {
+        // SAFETY: NDIS chains contain only NBLs passed together, all owned
+        // by the receiver of the chain (validity invariant).
+        unsafe { Self::from_raw(self.raw().Next) }
+    }
+
+    /// Link this NBL to `next` (or terminate the chain).
+    pub fn set_next(&mut self, next: Option<Nbl>) {
+        self.raw_mut().Next = next.map_or(core::ptr::null_mut(), Nbl::as_ptr);
+    }
+
+    /// `NET_BUFFER_LIST_INFO(nbl, slot)` as an integer. Slots at or past
+    /// the 6.30 header's 24 return 0.
+    #[must_use]
+    pub fn info(&self, slot: usize) -> usize {
+        self.raw()
+            .NetBufferListInfo
+            .get(slot)
+            .map_or(0, |p| *p as usize)
+    }
+
+    /// Set `NET_BUFFER_LIST_INFO(nbl, slot)`. Ignored past slot 23.
+    pub fn set_info(&mut self, slot: usize, value: usize) {
+        if let Some(p) = self.raw_mut().NetBufferListInfo.get_mut(slot) {
+            *p = value as *mut core::ffi::c_void;
+        }
+    }
+
+    /// NDIS_GET_NET_BUFFER_LIST_CANCEL_ID.
+    #[must_use]
+    pub fn cancel_id(&self) -> usize {
+        self.info(NET_BUFFER_LIST_CANCEL_ID)
+    }
+
+    /// The Ieee8021QNetBufferListInfo value.
+    #[must_use]
+    pub fn ieee8021q(&self) -> usize {
+        self.info(IEEE_8021Q_NET_BUFFER_LIST_INFO)
+    }
+
+    /// Set the completion status NDIS reads in SendComplete.
+    pub fn set_status(&mut self, status: NDIS_STATUS) {
+        self.raw_mut().Status = status;
+    }
+
+    /// The status a lower driver completed this NBL with.
+    #[must_use]
+    pub fn status(&self) -> NDIS_STATUS {
+        self.raw().Status
+    }
+
+    /// The first NET_BUFFER.
+    #[must_use]
+    pub fn first_nb(&self) -> Option<Nb<'_>> {
+        NonNull::new(self.raw().FirstNetBuffer).map(|p| Nb {
+            ptr: p,
+            _owner: core::marker::PhantomData,
+        })
+    }
+
+    /// Every NET_BUFFER of this NBL.
+    pub fn nbs(&self) -> impl Iterator<Item = Nb<'_>> {
+        let mut cur = self.first_nb();
+        core::iter::from_fn(move || {
+            let nb = cur?;
+            cur = nb.next();
+            Some(nb)
+        })
+    }
+}
+
+/// A NET_BUFFER of an owned [`Nbl`]; borrows the NBL.
+#[derive(Debug, Clone, Copy)]
+pub struct Nb<'a> {
+    ptr: NonNull<NET_BUFFER>,
+    _owner: core::marker::PhantomData<&'a Nbl>,
+}
+
+/// How many MDL segments a header walk looks at. A frame whose headers
+/// span more MDLs than this is treated as truncated (unclassified, never
+/// marked); every real stack puts the headers in one or two MDLs.
+pub const MAX_SEGMENTS: usize = 16;
+
+impl<'a> Nb<'a> {
+    fn raw(&self) -> &'a NET_BUFFER {
+        // SAFETY: validity invariant: the NB belongs to an NBL we own.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn next(&self) -> Option<Nb<'a>> {
+        NonNull::new(self.raw().Next).map(|p| Nb {
+            ptr: p,
+            _owner: core::marker::PhantomData,
+        })
+    }
+
+    /// NET_BUFFER_DATA_LENGTH: bytes of frame data.
+    #[must_use]
+    pub fn data_len(&self) -> u32 {
+        self.raw().DataLength
+    }
+
+    /// Walk the data's MDL segments (from CurrentMdl + CurrentMdlOffset,
+    /// `DataLength` bytes), calling `f(ptr, len)` for each, at most
+    /// [`MAX_SEGMENTS`] times. Returns how many segments were visited.
+    fn walk(&self, mut f: impl FnMut(*mut u8, usize)) -> usize {
+        let nb = self.raw();
+        let mut remaining = nb.DataLength as usize;
+        let mut offset = nb.CurrentMdlOffset as usize;
+        let mut mdl = nb.CurrentMdl;
+        let mut n = 0usize;
+        while remaining > 0 && n < MAX_SEGMENTS {
+            let Some(m) = NonNull::new(mdl) else { break };
+            // SAFETY: validity invariant: the MDL chain is well formed.
+            let m = unsafe { m.as_ref() };
+            let count = m.ByteCount as usize;
+            if offset < count {
+                let Some(va) = mdl_system_va(m, mdl) else {
+                    break;
+                };
+                let take = core::cmp::min(count.saturating_sub(offset), remaining);
+                f(va.wrapping_add(offset), take);
+                remaining = remaining.saturating_sub(take);
+                n = n.saturating_add(1);
+                offset = 0;
+            } else {
+                offset = offset.saturating_sub(count);
+            }
+            mdl = m.Next;
+        }
+        n
+    }
+
+    /// The frame's leading byte slices (at most [`MAX_SEGMENTS`]), written
+    /// into `out`; returns how many were filled.
+    pub fn segments(&self, out: &mut [&'a [u8]; MAX_SEGMENTS]) -> usize {
+        let mut i = 0usize;
+        self.walk(|p, len| {
+            if let Some(slot) = out.get_mut(i) {
+                // SAFETY: validity invariant: `p..p+len` lies inside a mapped
+                // MDL buffer of an NBL we own, for the NBL's borrow 'a.
+                *slot = unsafe { core::slice::from_raw_parts(p, len) };
+                i = i.saturating_add(1);
+            }
+        })
+    }
+
+    /// Mutable leading byte slices, for rewriting headers in place.
+    pub fn segments_mut(&self, out: &mut [&'a mut [u8]; MAX_SEGMENTS]) -> usize {
+        let mut i = 0usize;
+        self.walk(|p, len| {
+            if let Some(slot) = out.get_mut(i) {
+                // SAFETY: validity invariant: we own the NBL and its data;
+                // the segments are disjoint, so no two slices alias.
+                *slot = unsafe { core::slice::from_raw_parts_mut(p, len) };
+                i = i.saturating_add(1);
+            }
+        })
+    }
+}
+
+/// MmGetSystemAddressForMdlSafe: the mapped VA of an MDL's buffer start
+/// (already including ByteOffset).
+fn mdl_system_va(m: &MDL, raw: *mut MDL) -> Option<*mut u8> {
+    if m.MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
+        return NonNull::new(m.MappedSystemVa.cast::<u8>()).map(NonNull::as_ptr);
+    }
+    // SAFETY: `raw` is a locked MDL of an NBL we own (validity invariant);
+    // the mapping call is what MmGetSystemAddressForMdlSafe does.
+    let va = unsafe {
+        api::MmMapLockedPagesSpecifyCache(
+            raw,
+            KERNEL_MODE,
+            MM_CACHED,
+            core::ptr::null_mut(),
+            0,
+            NORMAL_PAGE_PRIORITY | MDL_MAPPING_NO_EXECUTE,
+        )
+    };
+    NonNull::new(va.cast::<u8>()).map(NonNull::as_ptr)
+}
+
+/// An owned, counted chain of NBLs with O(1) append: what the driver
+/// builds before handing NBLs on (send down, complete up, indicate up).
+/// Each NBL is in at most one queue; handing the queue on consumes it, so
+/// an NBL is passed on once.
+#[derive(Debug, Default)]
+pub struct NblQueue {
+    head: Option<Nbl>,
+    tail: Option<Nbl>,
+    len: u32,
+}
+
+impl NblQueue {
+    /// An empty queue.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            head: None,
+            tail: None,
+            len: 0,
+        }
+    }
+
+    /// Take ownership of a whole NDIS chain.
+    ///
+    /// # Safety
+    /// `head` is NULL or the first NBL of a chain whose every NBL satisfies
+    /// the validity invariant.
+    pub unsafe fn from_chain(head: *mut NET_BUFFER_LIST) -> Self {
+        let mut q = Self::new();
+        // SAFETY: forwarded from this function's contract.
+        let mut cur = unsafe { Nbl::from_raw(head) };
+        while let Some(nbl) = cur {
+            cur = nbl.next();
+            q.push_back(nbl);
+        }
+        q
+    }
+
+    /// Number of NBLs.
+    #[must_use]
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// True when empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// Append one NBL (unlinking it from whatever followed it).
+    pub fn push_back(&mut self, mut nbl: Nbl) {
+        nbl.set_next(None);
+        match self.tail.as_mut() {
+            Some(t) => t.set_next(Some(nbl)),
+            None => self.head = Some(nbl),
+        }
+        self.tail = Some(nbl);
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Move all of `other` to the end of this queue.
+    pub fn append(&mut self, other: &mut NblQueue) {
+        let Some(h) = other.head.take() else { return };
+        match self.tail.as_mut() {
+            Some(t) => t.set_next(Some(h)),
+            None => self.head = Some(h),
+        }
+        self.tail = other.tail.take();
+        self.len = self.len.saturating_add(other.len);
+        other.len = 0;
+    }
+
+    /// Remove the first NBL.
+    pub fn pop_front(&mut self) -> Option<Nbl> {
+        let mut h = self.head?;
+        self.head = h.next();
+        if self.head.is_none() {
+            self.tail = None;
+        }
+        h.set_next(None);
+        self.len = self.len.saturating_sub(1);
+        Some(h)
+    }
+
+    /// Set every NBL's status (before completing them).
+    pub fn set_status(&mut self, status: NDIS_STATUS) {
+        let mut cur = self.head;
+        while let Some(mut nbl) = cur {
+            cur = nbl.next();
+            nbl.set_status(status);
+        }
+    }
+
+    /// Give up the chain as a raw NULL-terminated list for NDIS.
+    #[must_use]
+    pub fn into_raw(mut self) -> *mut NET_BUFFER_LIST {
+        self.tail = None;
+        self.len = 0;
+        self.head.take().map_or(core::ptr::null_mut(), Nbl::as_ptr)
+    }
+}
