@@ -264,18 +264,19 @@ impl ObjectRef {
         }
     }
 
-    /// Decodes (kind, id); `None` for an unknown kind.
+    /// Decodes (kind, id); `None` for an unknown kind, or for a kind
+    /// without an id whose id is not 0 (the encoding is canonical).
     #[must_use]
     pub const fn from_wire(kind: u8, id: u32) -> Option<Self> {
-        Some(match kind {
-            0 => Self::None,
-            1 => Self::Flow(id),
-            2 => Self::Filter(id),
-            3 => Self::Policy(id),
-            4 => Self::MappingTable,
-            5 => Self::AdapterOptions,
-            6 => Self::Adapter(id),
-            7 => Self::Request,
+        Some(match (kind, id) {
+            (0, 0) => Self::None,
+            (1, id) => Self::Flow(id),
+            (2, id) => Self::Filter(id),
+            (3, id) => Self::Policy(id),
+            (4, 0) => Self::MappingTable,
+            (5, 0) => Self::AdapterOptions,
+            (6, id) => Self::Adapter(id),
+            (7, 0) => Self::Request,
             _ => return None,
         })
     }
