@@ -165,7 +165,13 @@ fn rate_accuracy_late_timer() {
 fn bucket_sized_packets_lose_no_rate() {
     let spec = shaped(1_200_000_000, 1500, None, None);
     check_rate(&spec, 1500, TICKS_PER_SEC / 10, Clock::Exact, 1000);
-    check_rate(&spec, 1500, TICKS_PER_SEC / 10, Clock::Tick(TICKS_PER_MS), 5000);
+    check_rate(
+        &spec,
+        1500,
+        TICKS_PER_SEC / 10,
+        Clock::Tick(TICKS_PER_MS),
+        5000,
+    );
 }
 
 /// A release made `L` ticks late sends at most `bucket + rate * (L + 1 tick)`,
