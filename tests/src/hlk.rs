@@ -41,3 +41,86 @@ pub fn unload_clean(mut sim: Sim) {
     let errors = sim.errors();
     assert!(errors.is_empty(), "NDIS rule violations: {errors:#?}");
 }
+
+use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::gpc::{DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch};
+use qos_engine::mark::MarkMaps;
+use qos_engine::packet::Family;
+use qos_engine::psched::Limits;
+use qoslwf::datapath::DatapathConfig;
+use std::sync::Arc;
+
+/// A flow: `service` with an optional token rate (bytes/s), mode, DCLASS
+/// and TCLASS.
+#[must_use]
+pub fn flow(
+    service: ServiceType,
+    rate: Option<u64>,
+    mode: Option<SdMode>,
+    dclass: Option<u8>,
+    tclass: Option<u8>,
+) -> FlowSpec {
+    FlowSpec {
+        name: "hlk".into(),
+        service_type: service,
+        token_rate: rate,
+        bucket: rate.map_or(0, |r| (r / 10).max(1600)),
+        peak_rate: None,
+        max_sdu: None,
+        min_policed: 0,
+        mode,
+        dclass,
+        tclass,
+        shaping: None,
+    }
+}
+
+/// A filter on protocol + destination port for one family.
+#[must_use]
+pub fn port_filter(id: u32, flow: u32, family: Family, udp: bool, dport: u16) -> Filter {
+    Filter {
+        id,
+        flow,
+        family,
+        src: Prefix::ANY,
+        dst: Prefix::ANY,
+        src_ports: PortRange::ANY,
+        dst_ports: PortRange::single(dport),
+        protocol: if udp {
+            ProtocolMatch::Udp
+        } else {
+            ProtocolMatch::Tcp
+        },
+        dscp: None,
+        vlan: None,
+        precedence: DEFAULT_PRECEDENCE,
+    }
+}
+
+/// Compile and publish flows + filters to an adapter's module.
+pub fn publish(a: &Adapter, flows: Vec<(u32, FlowSpec)>, filters: &[Filter], limits: Limits) {
+    let cfg = DatapathConfig::new(flows, filters, MarkMaps::default(), limits).expect("config");
+    a.module()
+        .expect("module")
+        .publish(Some(Arc::new(cfg)))
+        .expect("publish");
+}
+
+/// Flow 1: Guaranteed, shaped at `rate` bytes/s, DCLASS 46, TCLASS 6,
+/// for UDP and TCP to port 5001 over IPv4 and IPv6.
+pub fn publish_shaped(a: &Adapter, rate: u64, limits: Limits) {
+    let f = flow(
+        ServiceType::Guaranteed,
+        Some(rate),
+        Some(SdMode::Shape),
+        Some(46),
+        Some(6),
+    );
+    let filters = [
+        port_filter(1, 1, Family::V4, true, 5001),
+        port_filter(2, 1, Family::V6, true, 5001),
+        port_filter(3, 1, Family::V4, false, 5001),
+        port_filter(4, 1, Family::V6, false, 5001),
+    ];
+    publish(a, vec![(1, f)], &filters, limits);
+}

@@ -1,11 +1,30 @@
-//! The engine side of one filter module: the published configuration
-//! snapshot, the scheduler holding NBLs, and the marking of released NBLs.
+//! The engine side of one filter module: the published configuration, the
+//! scheduler holding NBLs, and the marking of released NBLs.
+//!
 //! Everything here runs under the module's spin lock, so it never blocks
-//! and never allocates per packet.
+//! and never allocates per packet (the scheduler's slots are allocated when
+//! a configuration is published).
+//!
+//! One NBL = one scheduling unit: it is classified on its first
+//! NET_BUFFER and the whole NBL (every NET_BUFFER, e.g. the segments of a
+//! TCP send or an LSO super-packet) follows that one flow, is charged the
+//! IP bytes of all its NET_BUFFERs, and gets the same marks. NDIS stacks
+//! put one connection's segments in one NBL, so this matches per-packet
+//! classification in practice and keeps the cost per NBL.
 
-use crate::ffi::types::NDIS_PORT_NUMBER;
-use crate::nbl::{Nbl, NblQueue};
-use qos_engine::packet::Framing;
+use crate::ffi::types::{
+    IEEE_8021Q_NET_BUFFER_LIST_INFO, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_FAILURE,
+    NDIS_STATUS_RESOURCES,
+};
+use crate::nbl::{MAX_SEGMENTS, Nbl, NblQueue};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use qos_engine::error::{ConfigError, ErrorKind, Field, Object};
+use qos_engine::flow::FlowSpec;
+use qos_engine::gpc::{Classifier, Filter, FlowId};
+use qos_engine::mark::{Ieee8021QInfo, MarkMaps, apply, decide};
+use qos_engine::packet::{Family, Framing, MarkOffsets, Unclassifiable, parse};
+use qos_engine::psched::{DropReason, Limits, Scheduler, SchedulerStats};
 use qos_engine::time::Ticks;
 
 /// NBLs released for sending, in runs of equal port and send flags.
@@ -25,10 +44,10 @@ impl SendBatch {
     /// Add one NBL.
     pub fn push(&mut self, port: NDIS_PORT_NUMBER, flags: u32, nbl: Nbl) {
         let used = self.used;
+        let cap = self.runs.len();
         // Join the last run when it matches (the common case), else open a
         // new run; past four runs, everything joins the last one (the send
         // flags of held NBLs differ only in hints).
-        let cap = self.runs.len();
         if let Some(last) = used.checked_sub(1).and_then(|i| self.runs.get_mut(i)) {
             if (last.0, last.1) == (port, flags) || used >= cap {
                 last.2.push_back(nbl);
@@ -49,11 +68,111 @@ impl SendBatch {
     }
 }
 
+/// What the datapath needs of an adapter's configuration, compiled: flows
+/// in dense order, a classifier whose filters name flows by their dense
+/// index, the mapping tables and the scheduler limits. Immutable; published
+/// to a module as an `Arc` (a pointer swap under the module lock).
+#[derive(Debug)]
+pub struct DatapathConfig {
+    /// Flows; a filter's `flow` is an index into this list.
+    pub flows: Vec<(FlowId, FlowSpec)>,
+    /// The classifier over filters with dense flow indexes.
+    pub classifier: Classifier,
+    /// DSCP / 802.1p mapping tables.
+    pub maps: MarkMaps,
+    /// Scheduler limits (slots, bytes, outstanding sends).
+    pub limits: Limits,
+}
+
+impl DatapathConfig {
+    /// Compile `filters` (whose `flow` is a [`FlowId`] of `flows`) for the
+    /// datapath.
+    ///
+    /// # Errors
+    /// A filter naming no flow (`UnknownFlow` on the filter's flow field),
+    /// or the classifier's own validation error.
+    pub fn new(
+        flows: Vec<(FlowId, FlowSpec)>,
+        filters: &[Filter],
+        maps: MarkMaps,
+        limits: Limits,
+    ) -> Result<Self, ConfigError> {
+        let mut dense = Vec::new();
+        dense
+            .try_reserve_exact(filters.len())
+            .map_err(|_| too_many())?;
+        for f in filters {
+            let Some(i) = flows.iter().position(|(id, _)| *id == f.flow) else {
+                return Err(ConfigError::new(
+                    ErrorKind::UnknownFlow,
+                    Object::Filter(f.id),
+                    Field::FilterFlow,
+                    "names a flow that does not exist",
+                ));
+            };
+            let mut d = *f;
+            d.flow = u32::try_from(i).map_err(|_| too_many())?;
+            dense.push(d);
+        }
+        let classifier = Classifier::build(&dense)?;
+        Ok(Self {
+            flows,
+            classifier,
+            maps,
+            limits,
+        })
+    }
+}
+
+fn too_many() -> ConfigError {
+    ConfigError::new(
+        ErrorKind::LimitExceeded,
+        Object::Adapter,
+        Field::FilterCount,
+        "cannot be allocated",
+    )
+}
+
+/// Per-NBL state the scheduler keeps in its slab (no NBL field is used).
+#[derive(Debug)]
+pub struct Held {
+    nbl: Nbl,
+    port: NDIS_PORT_NUMBER,
+    flags: u32,
+    /// The parse of the first NET_BUFFER, if it was classifiable.
+    parsed: Option<(Family, MarkOffsets)>,
+}
+
+/// Datapath counters (driver side; the scheduler keeps ntddpsch.h's).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DatapathCounters {
+    /// NBLs classified into a flow.
+    pub classified: u64,
+    /// NBLs that matched no filter.
+    pub unmatched: u64,
+    /// Frames the parser could not classify, by reason: truncated, unknown
+    /// EtherType, too many tags, bad IP version, bad IP header.
+    pub unclassifiable: [u64; 5],
+    /// NBLs whose marks could not be written (counted, sent unmarked).
+    pub mark_errors: u64,
+    /// DSCP rewrites.
+    pub dscp_marked: u64,
+    /// 802.1p values set (in-band or out of band).
+    pub pcp_marked: u64,
+    /// NBLs refused by the scheduler (limits, discard).
+    pub dropped: u64,
+}
+
 /// The per-module engine state.
 #[derive(Debug)]
 pub struct Datapath {
     framing: Framing,
     link_speed: u64,
+    config: Option<Arc<DatapathConfig>>,
+    sched: Option<Scheduler<Held>>,
+    /// NBLs the scheduler handed out and that have not come back.
+    sched_out: u32,
+    counters: DatapathCounters,
 }
 
 impl Datapath {
@@ -63,55 +182,269 @@ impl Datapath {
         Self {
             framing,
             link_speed,
+            config: None,
+            sched: None,
+            sched_out: 0,
+            counters: DatapathCounters::default(),
         }
     }
 
-    /// True when the adapter has no flows: NBLs go straight down.
+    /// True when NBLs go straight down: no flows configured and nothing
+    /// held by (or outstanding from) the scheduler.
     #[must_use]
     pub fn is_bypass(&self) -> bool {
-        true
+        let no_flows = self.config.as_ref().is_none_or(|c| c.flows.is_empty());
+        no_flows && self.held() == 0 && self.sched_out == 0
     }
 
     /// NBLs the scheduler holds.
     #[must_use]
     pub fn held(&self) -> u32 {
-        0
+        self.sched.as_ref().map_or(0, Scheduler::held_packets)
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> Option<&Arc<DatapathConfig>> {
+        self.config.as_ref()
+    }
+
+    /// Transmit link speed (bits/s) last reported.
+    #[must_use]
+    pub fn link_speed(&self) -> u64 {
+        self.link_speed
+    }
+
+    /// The scheduler's statistics, if a configuration was ever published.
+    #[must_use]
+    pub fn scheduler_stats(&self) -> Option<&SchedulerStats> {
+        self.sched.as_ref().map(Scheduler::stats)
+    }
+
+    /// The scheduler (statistics per flow).
+    #[must_use]
+    pub fn scheduler(&self) -> Option<&Scheduler<Held>> {
+        self.sched.as_ref()
+    }
+
+    /// Driver-side counters.
+    #[must_use]
+    pub fn counters(&self) -> DatapathCounters {
+        self.counters
+    }
+
+    /// Clear statistics.
+    pub fn clear_stats(&mut self) {
+        self.counters = DatapathCounters::default();
+        if let Some(s) = self.sched.as_mut() {
+            s.clear_stats();
+        }
+    }
+
+    /// Install a configuration (`None`: no flows). `fresh` is a scheduler
+    /// built outside the lock with `config.limits`, used when none exists
+    /// yet or when nothing is held and the limits changed. Held packets of
+    /// removed flows move to best effort (the scheduler's rule).
+    ///
+    /// # Errors
+    /// The scheduler could not allocate its flow tables; the old
+    /// configuration stays in force.
+    pub fn publish(
+        &mut self,
+        now: Ticks,
+        config: Option<Arc<DatapathConfig>>,
+        fresh: Option<Scheduler<Held>>,
+    ) -> Result<(), ConfigError> {
+        let limits_changed = match (&self.sched, &config) {
+            (Some(s), Some(c)) => *s.limits() != c.limits,
+            _ => false,
+        };
+        if self.sched.is_none() || (limits_changed && self.held() == 0 && self.sched_out == 0) {
+            if let Some(f) = fresh {
+                self.sched = Some(f);
+            }
+        }
+        if let Some(s) = self.sched.as_mut() {
+            let flows: &[(FlowId, FlowSpec)] = config.as_ref().map_or(&[], |c| &c.flows);
+            s.reconfigure(now, flows)?;
+        }
+        self.config = config;
+        Ok(())
     }
 
     /// Classify and queue one NBL; on refusal the NBL comes back with the
-    /// completion status to use.
+    /// completion status to use (RESOURCES for queue limits, FAILURE for a
+    /// policy drop: discard mode, over MaxSduSize).
     pub fn enqueue(
         &mut self,
-        _now: Ticks,
+        now: Ticks,
         nbl: Nbl,
-        _port: NDIS_PORT_NUMBER,
-        _flags: u32,
-    ) -> Result<(), (Nbl, i32)> {
-        let _ = self.framing;
-        Err((nbl, crate::ffi::types::NDIS_STATUS_FAILURE))
+        port: NDIS_PORT_NUMBER,
+        flags: u32,
+    ) -> Result<(), (Nbl, NDIS_STATUS)> {
+        let (flow, parsed, ip_bytes) = self.classify(&nbl);
+        let Some(s) = self.sched.as_mut() else {
+            return Err((nbl, NDIS_STATUS_RESOURCES));
+        };
+        let held = Held {
+            nbl,
+            port,
+            flags,
+            parsed,
+        };
+        s.enqueue(now, flow, ip_bytes, held).map_err(|(h, why)| {
+            self.counters.dropped = self.counters.dropped.saturating_add(1);
+            let status = match why {
+                DropReason::QueuePackets | DropReason::QueueBytes | DropReason::FlowQueue => {
+                    NDIS_STATUS_RESOURCES
+                }
+                DropReason::Nonconforming | DropReason::OverMaxSdu => NDIS_STATUS_FAILURE,
+            };
+            (h.nbl, status)
+        })
+    }
+
+    /// Parse the first NET_BUFFER, classify, count IP bytes of all NBs.
+    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, u32) {
+        let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
+        let parsed = match nbl.first_nb() {
+            Some(nb) => {
+                let n = nb.segments(&mut segs);
+                parse(segs.get(..n).unwrap_or(&[]), self.framing)
+            }
+            None => Err(Unclassifiable::Truncated),
+        };
+        let l2 = parsed.as_ref().map_or(0, |p| p.offsets.ip);
+        let ip_bytes = nbl.nbs().fold(0u32, |acc, nb| {
+            acc.saturating_add(nb.data_len().saturating_sub(l2))
+        });
+        match parsed {
+            Ok(p) => {
+                let flow = self
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.classifier.classify(&p.key))
+                    .and_then(|f| usize::try_from(f.flow).ok());
+                if flow.is_some() {
+                    self.counters.classified = self.counters.classified.saturating_add(1);
+                } else {
+                    self.counters.unmatched = self.counters.unmatched.saturating_add(1);
+                }
+                (flow, Some((p.key.family, p.offsets)), ip_bytes)
+            }
+            Err(why) => {
+                let i = match why {
+                    Unclassifiable::Truncated => 0,
+                    Unclassifiable::UnknownEtherType(_) => 1,
+                    Unclassifiable::TooManyTags => 2,
+                    Unclassifiable::BadIpVersion(_) => 3,
+                    _ => 4,
+                };
+                if let Some(c) = self.counters.unclassifiable.get_mut(i) {
+                    *c = c.saturating_add(1);
+                }
+                (None, None, ip_bytes)
+            }
+        }
     }
 
     /// Release every NBL that may go now into `out`, marked. Returns the
     /// number released.
-    pub fn release(&mut self, _now: Ticks, _out: &mut SendBatch) -> u32 {
-        0
+    pub fn release(&mut self, now: Ticks, out: &mut SendBatch) -> u32 {
+        let mut n = 0u32;
+        while let Some(r) = self.sched.as_mut().and_then(|s| s.dequeue(now)) {
+            let mut h = r.pkt;
+            let spec = r.flow.and_then(|i| {
+                self.config
+                    .as_ref()
+                    .and_then(|c| c.flows.get(i).map(|(_, spec)| (c, spec)))
+            });
+            if let (Some((cfg, spec)), Some((family, offsets))) = (spec, h.parsed) {
+                let marks = decide(&cfg.maps, spec, r.conforming);
+                self.mark(&mut h.nbl, family, &offsets, marks);
+            }
+            out.push(h.port, h.flags, h.nbl);
+            n = n.saturating_add(1);
+        }
+        self.sched_out = self.sched_out.saturating_add(n);
+        n
     }
 
-    /// `n` NBLs came back from the miniport.
-    pub fn send_completed(&mut self, _n: u32) {}
+    /// Write the marks into every NET_BUFFER (and the out-of-band 802.1p).
+    fn mark(
+        &mut self,
+        nbl: &mut Nbl,
+        family: Family,
+        offsets: &MarkOffsets,
+        marks: qos_engine::mark::Marks,
+    ) {
+        let mut oob = None;
+        let mut failed = false;
+        let mut dscp = false;
+        for nb in nbl.nbs() {
+            let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
+            let k = nb.segments_mut(&mut segs);
+            let Some(frame) = segs.get_mut(..k) else {
+                continue;
+            };
+            match apply(frame, family, offsets, marks) {
+                Ok(a) => {
+                    oob = oob.or(a.out_of_band_pcp);
+                    dscp |= a.dscp_changed;
+                    if a.pcp_changed {
+                        self.counters.pcp_marked = self.counters.pcp_marked.saturating_add(1);
+                    }
+                }
+                Err(_) => failed = true,
+            }
+        }
+        if dscp {
+            self.counters.dscp_marked = self.counters.dscp_marked.saturating_add(1);
+        }
+        if failed {
+            self.counters.mark_errors = self.counters.mark_errors.saturating_add(1);
+        }
+        if let Some(pcp) = oob {
+            let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
+            nbl.set_info(
+                IEEE_8021Q_NET_BUFFER_LIST_INFO,
+                Ieee8021QInfo::with_priority(v, pcp),
+            );
+            self.counters.pcp_marked = self.counters.pcp_marked.saturating_add(1);
+        }
+    }
+
+    /// `n` NBLs came back from the miniport; those the scheduler handed out
+    /// return their credits (NBLs sent in bypass never took one).
+    pub fn send_completed(&mut self, n: u32) {
+        let credit = n.min(self.sched_out);
+        self.sched_out = self.sched_out.saturating_sub(credit);
+        if let Some(s) = self.sched.as_mut() {
+            s.send_completed(credit);
+        }
+    }
 
     /// When the scheduler next needs the timer.
     #[must_use]
     pub fn next_event(&self) -> Option<Ticks> {
-        None
+        self.sched.as_ref().and_then(Scheduler::next_event)
     }
 
     /// Move everything held into `out` (pause, detach).
-    pub fn drain(&mut self, _out: &mut NblQueue) {}
+    pub fn drain(&mut self, out: &mut NblQueue) {
+        if let Some(s) = self.sched.as_mut() {
+            s.drain(|h| out.push_back(h.nbl));
+        }
+    }
 
     /// Move held NBLs whose cancel id is `id` into `out`.
     pub fn cancel(&mut self, id: usize, out: &mut NblQueue) {
-        let _ = (id, out, crate::filter::cancel_matches);
+        if let Some(s) = self.sched.as_mut() {
+            s.remove_if(
+                |h| crate::filter::cancel_matches(&h.nbl, id),
+                |h| out.push_back(h.nbl),
+            );
+        }
     }
 
     /// The link speed changed.

@@ -11,7 +11,7 @@
 //! back up (an [`NblQueue`] that is consumed by the completion call).
 //! Pause completes once nothing is held and `outstanding` is zero.
 
-use crate::datapath::{Datapath, SendBatch};
+use crate::datapath::{Datapath, DatapathConfig, SendBatch};
 use crate::ffi::api;
 use crate::ffi::types::*;
 use crate::nbl::{Nbl, NblQueue};
@@ -20,7 +20,9 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, Ordering};
+use qos_engine::error::ConfigError;
 use qos_engine::packet::Framing;
+use qos_engine::psched::Scheduler;
 use qos_engine::time::Ticks;
 
 /// Lifecycle state of a filter module.
@@ -147,9 +149,40 @@ impl FilterModule {
         self.inner.lock().datapath.held()
     }
 
+    /// Publish a configuration to this adapter (`None`: no flows, bypass
+    /// once nothing is held). The scheduler's slots are allocated here,
+    /// outside the lock; the swap itself is a pointer exchange under it.
+    /// NBLs that may go under the new configuration are released at once.
+    ///
+    /// # Errors
+    /// The scheduler refused the limits or could not allocate; the old
+    /// configuration stays in force.
+    pub fn publish(&self, config: Option<Arc<DatapathConfig>>) -> Result<(), ConfigError> {
+        let needs_fresh = {
+            let g = self.inner.lock();
+            let dp = &g.datapath;
+            match (&config, dp.scheduler()) {
+                (Some(c), Some(s)) => *s.limits() != c.limits && dp.held() == 0,
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+        };
+        let fresh = match (&config, needs_fresh) {
+            (Some(c), true) => Some(Scheduler::new(c.limits)?),
+            _ => None,
+        };
+        self.with_datapath(|dp, now| dp.publish(now, config, fresh))
+    }
+
+    /// Read the datapath under the module lock (statistics).
+    pub fn read<R>(&self, f: impl FnOnce(&Datapath) -> R) -> R {
+        let g = self.inner.lock();
+        f(&g.datapath)
+    }
+
     /// Run `f` on the datapath under the module lock (config publishing,
     /// statistics reads).
-    pub(crate) fn with_datapath<R>(&self, f: impl FnOnce(&mut Datapath, Ticks) -> R) -> R {
+    pub fn with_datapath<R>(&self, f: impl FnOnce(&mut Datapath, Ticks) -> R) -> R {
         let now = api::query_interrupt_time();
         let mut g = self.inner.lock();
         let r = f(&mut g.datapath, now);
