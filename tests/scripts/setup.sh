@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need_apt=()
-for pair in tshark:tshark iperf3:iperf3 ethtool:ethtool iptables:iptables ip:iproute2 \
+for pair in tshark:tshark iperf3:iperf3 ethtool:ethtool iptables:iptables ip:iproute2 jq:jq \
             x86_64-w64-mingw32-dlltool:binutils-mingw-w64-x86-64; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
