@@ -401,3 +401,76 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(src: &str, dst: &str, vid: Option<u16>) -> Opts {
+        let mut o = parse(&[]).unwrap();
+        o.src = Some(src.parse().unwrap());
+        o.dst = Some(dst.parse().unwrap());
+        o.sport = 40000;
+        o.dport = 7000;
+        o.tos = 0xb9;
+        o.vid = vid;
+        o.pcp = 5;
+        o
+    }
+
+    #[test]
+    fn ipv4_frame_checksums_verify() {
+        let o = opts("10.200.100.1", "10.200.100.2", Some(100));
+        let f = build_frame(&o, [2, 0, 0, 0, 0, 1], &[7u8; 33]).unwrap();
+        assert_eq!(&f[12..16], &[0x81, 0x00, 0xa0, 100]);
+        let ip = &f[18..38];
+        assert_eq!(ip[1], 0xb9);
+        assert_eq!(fold(csum(0, ip)), 0, "IPv4 header checksum");
+        let udp = &f[38..];
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&ip[12..20]);
+        pseudo.extend_from_slice(&[0, 17]);
+        pseudo.extend_from_slice(&(udp.len() as u16).to_be_bytes());
+        assert_eq!(fold(csum(csum(0, &pseudo), udp)), 0, "UDP checksum");
+    }
+
+    #[test]
+    fn ipv6_frame_checksum_verifies_and_tclass_is_set() {
+        let o = opts("fd00:200:1::1", "fd00:200:1::2", None);
+        let f = build_frame(&o, [2, 0, 0, 0, 0, 1], &[1u8; 10]).unwrap();
+        assert_eq!(&f[12..14], &[0x86, 0xdd]);
+        let ip = &f[14..54];
+        let tclass = ((u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]) >> 20) & 0xff) as u8;
+        assert_eq!(tclass, 0xb9);
+        let udp = &f[54..];
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&ip[8..40]);
+        pseudo.extend_from_slice(&(udp.len() as u32).to_be_bytes());
+        pseudo.extend_from_slice(&[0, 0, 0, 17]);
+        assert_eq!(fold(csum(csum(0, &pseudo), udp)), 0);
+    }
+
+    #[test]
+    fn mixed_families_are_refused() {
+        let o = opts("10.0.0.1", "fd00::1", None);
+        assert!(build_frame(&o, [0; 6], &[]).is_err());
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn mac_parsing() {
+        assert_eq!(
+            parse_mac("02:00:5e:10:00:01"),
+            Some([2, 0, 0x5e, 0x10, 0, 1])
+        );
+        assert_eq!(parse_mac("02:00:5e:10:00"), None);
+        assert_eq!(parse_mac("02:00:5e:10:00:01:02"), None);
+    }
+}
