@@ -13,11 +13,10 @@ use crate::ffi::types::*;
 use crate::ids;
 use alloc::vec::Vec;
 
-/// Largest input accepted (the protocol's own limit is lower; this one
-/// bounds the copy).
-pub const MAX_INPUT: usize = 1 << 20;
-/// Largest output buffer honoured.
-pub const MAX_OUTPUT: usize = 1 << 20;
+/// Largest input accepted: the protocol's request limit (bounds the copy).
+pub const MAX_INPUT: usize = qos_proto::MAX_REQUEST_BYTES;
+/// Largest output buffer honoured: the protocol's reply limit.
+pub const MAX_OUTPUT: usize = qos_proto::MAX_REPLY_BYTES;
 
 /// Register the control device.
 ///

@@ -843,6 +843,7 @@ pub(crate) struct AdapterState {
     pub(crate) errors: Vec<String>,
     attached: bool,
     sent_down: u64,
+    fast: bool,
 }
 
 /// The simulated miniport + protocol pair one filter module sits between.
@@ -878,6 +879,10 @@ impl SimAdapter {
 
     /// NdisFSendNetBufferLists: the fake miniport takes the chain.
     pub(crate) fn miniport_send(&self, head: *mut NET_BUFFER_LIST, flags: u32) {
+        if lock(&self.st).fast {
+            self.miniport_send_fast(head, flags);
+            return;
+        }
         let at = now();
         let mut complete_now: Vec<usize> = Vec::new();
         {
@@ -895,18 +900,20 @@ impl SimAdapter {
                 match s.packets.get_mut(&key) {
                     Some(p) if p.owner == Owner::Filter => {
                         p.owner = Owner::Miniport;
-                        let w = WireNbl {
-                            id: p.id,
-                            frames: p.frames(),
-                            ieee8021q: p.info(IEEE_8021Q_NET_BUFFER_LIST_INFO),
-                            cancel_id: p.info(NET_BUFFER_LIST_CANCEL_ID),
-                            at,
-                        };
-                        if let Some(cb) = s.on_wire.as_mut() {
-                            cb(&w);
-                        }
-                        if record {
-                            s.wire.push(w);
+                        if record || s.on_wire.is_some() {
+                            let w = WireNbl {
+                                id: p.id,
+                                frames: p.frames(),
+                                ieee8021q: p.info(IEEE_8021Q_NET_BUFFER_LIST_INFO),
+                                cancel_id: p.info(NET_BUFFER_LIST_CANCEL_ID),
+                                at,
+                            };
+                            if let Some(cb) = s.on_wire.as_mut() {
+                                cb(&w);
+                            }
+                            if record {
+                                s.wire.push(w);
+                            }
                         }
                         s.sent_down += 1;
                         if s.hold {
@@ -928,6 +935,34 @@ impl SimAdapter {
         if !complete_now.is_empty() {
             self.miniport_complete(&complete_now, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL);
         }
+    }
+
+    /// Fast mode (benchmarks): no ownership bookkeeping, complete the chain
+    /// as it came.
+    fn miniport_send_fast(&self, head: *mut NET_BUFFER_LIST, flags: u32) {
+        let status = {
+            let mut s = lock(&self.st);
+            let mut cur = head;
+            while !cur.is_null() {
+                s.sent_down += 1;
+                // SAFETY: NBLs the benchmark prepared; Next is valid.
+                cur = unsafe { (*cur).Next };
+            }
+            s.miniport_status
+        };
+        let mut cur = head;
+        while !cur.is_null() {
+            // SAFETY: as above; the miniport owns them now.
+            unsafe { (*cur).Status = status };
+            // SAFETY: as above.
+            cur = unsafe { (*cur).Next };
+        }
+        let f = self
+            .chars
+            .SendNetBufferListsCompleteHandler
+            .expect("send complete handler");
+        // SAFETY: the driver's handler with NBLs it sent down.
+        unsafe { f(self.ctx(), head, flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL) };
     }
 
     /// The miniport completes these NBLs (FilterSendNetBufferListsComplete).
@@ -960,6 +995,17 @@ impl SimAdapter {
     /// NdisFSendNetBufferListsComplete: the fake protocol gets NBLs back.
     pub(crate) fn protocol_send_complete(&self, head: *mut NET_BUFFER_LIST) {
         let mut s = lock(&self.st);
+        if s.fast {
+            let mut cur = head;
+            while !cur.is_null() {
+                // SAFETY: NBLs the benchmark prepared.
+                let st = unsafe { (*cur).Status };
+                *s.status_counts.entry(st).or_insert(0) += 1;
+                // SAFETY: as above.
+                cur = unsafe { (*cur).Next };
+            }
+            return;
+        }
         let mut cur = head;
         let mut guard = 0usize;
         while !cur.is_null() {
@@ -1057,6 +1103,13 @@ impl SimAdapter {
         }
     }
 }
+
+/// NBLs allocated once by [`Adapter::prepare`] for benchmarks.
+#[derive(Debug)]
+pub struct Prepared(Vec<*mut NET_BUFFER_LIST>);
+
+// SAFETY: plain addresses of NBLs owned by the sim adapter.
+unsafe impl Send for Prepared {}
 
 /// A handle on one simulated adapter (cheap to clone).
 #[derive(Clone)]
@@ -1239,6 +1292,51 @@ impl Adapter {
         // SAFETY: the driver's send handler with a chain of new NBLs.
         unsafe { f(self.0.ctx(), head, 0, flags) };
         ids
+    }
+
+    /// Fast mode for benchmarks: the miniport completes every chain at once
+    /// and nobody tracks ownership (no checks, no allocation per NBL).
+    /// Use with [`Adapter::prepare`] / [`Adapter::send_prepared`].
+    pub fn set_fast(&self, on: bool) {
+        lock(&self.0.st).fast = on;
+    }
+
+    /// Allocate NBLs once for repeated [`Adapter::send_prepared`] calls
+    /// (fast mode). They are freed when the simulation ends.
+    pub fn prepare(&self, pkts: &[TxPacket]) -> Prepared {
+        let source = Arc::as_ptr(&self.0) as usize | 1;
+        let mut s = lock(&self.0.st);
+        let mut ptrs = Vec::with_capacity(pkts.len());
+        for p in pkts {
+            s.next_id += 1;
+            let id = s.next_id;
+            let mut b = SimPacket::build(p, id, source, Owner::Filter);
+            let ptr = b.nbl_ptr();
+            s.packets.insert(ptr as usize, b);
+            ptrs.push(ptr);
+        }
+        Prepared(ptrs)
+    }
+
+    /// Send prepared NBLs as one chain (fast mode; no allocation).
+    pub fn send_prepared(&self, p: &Prepared, flags: u32) {
+        let mut head: *mut NET_BUFFER_LIST = core::ptr::null_mut();
+        for &ptr in p.0.iter().rev() {
+            // SAFETY: NBLs prepared on this adapter, not in flight (fast
+            // mode completes every send before returning).
+            unsafe { (*ptr).Next = head };
+            head = ptr;
+        }
+        if head.is_null() {
+            return;
+        }
+        let f = self
+            .0
+            .chars
+            .SendNetBufferListsHandler
+            .expect("send handler");
+        // SAFETY: the driver's send handler with NBLs of ours.
+        unsafe { f(self.0.ctx(), head, 0, flags) };
     }
 
     /// Hold sends at the miniport (`true`) or complete them at once.
