@@ -12,7 +12,8 @@
 //! on the outer interface. Frames received on the outer interface are
 //! indicated up through FilterReceiveNetBufferLists and written to the inner
 //! interface. `--passthrough` bridges without the driver (topology checks and
-//! baselines).
+//! baselines). `--link-speed BPS` is the speed the simulated miniport
+//! reports (default 1 Gbit/s).
 //!
 //! Signals: SIGUSR1 pauses the filter, SIGUSR2 restarts it, SIGINT/SIGTERM
 //! stop lwfhost (counters are printed on stderr).
@@ -230,6 +231,24 @@ fn install_signals() {
 
 #[path = "lwfhost/control.rs"]
 mod control;
+#[path = "lwfhost/driver_core.rs"]
+mod driver_core;
+
+use driver_core::DriverCore;
+use qoslwf::sim::Sim;
+
+/// The outer interface's MAC address and index (the simulated miniport
+/// takes them, so tcctl lists the adapter as Linux names it).
+fn interface_identity(name: &str) -> ([u8; 6], u32) {
+    let read = |what: &str| {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/{what}")).unwrap_or_default()
+    };
+    let mut mac = [0u8; 6];
+    for (b, part) in mac.iter_mut().zip(read("address").trim().split(':')) {
+        *b = u8::from_str_radix(part, 16).unwrap_or(0);
+    }
+    (mac, read("ifindex").trim().parse().unwrap_or(1))
+}
 
 fn run(args: &Args) -> Result<(), String> {
     let open = |name: &str| RawPort::open(name).map_err(|e| format!("open {name}: {e}"));
@@ -241,15 +260,21 @@ fn run(args: &Args) -> Result<(), String> {
         down_in: DirCounters::default(),
         up_out: DirCounters::default(),
     });
+    let mut sim = None;
+    let mut requests = None;
     let core: Arc<dyn Core> = if args.passthrough {
         Arc::new(Passthrough {
             wire: Arc::clone(&wire),
             paused: AtomicBool::new(false),
         })
     } else {
-        return Err("driver core not available yet: use --passthrough".to_owned());
+        let mut s = Sim::new_realtime();
+        let (mac, if_index) = interface_identity(&args.outer);
+        let (core, rx) = DriverCore::start(&mut s, &wire, args.link_speed_bps, mac, if_index)?;
+        sim = Some(s);
+        requests = Some(rx);
+        core
     };
-    let _ = args.link_speed_bps;
 
     install_signals();
     if let Some(path) = &args.socket {
@@ -306,7 +331,15 @@ fn run(args: &Args) -> Result<(), String> {
                 Err(e) => eprintln!("lwfhost: restart failed: {e}"),
             }
         }
-        thread::sleep(Duration::from_millis(5));
+        match (&sim, &requests) {
+            (Some(sim), Some(rx)) => {
+                // Control requests run here: the Sim is not Send.
+                if let Ok(req) = rx.recv_timeout(Duration::from_millis(5)) {
+                    DriverCore::serve_request(sim, req);
+                }
+            }
+            _ => thread::sleep(Duration::from_millis(5)),
+        }
     }
     if let Some(path) = &args.socket {
         let _ = std::fs::remove_file(path);
@@ -317,6 +350,12 @@ fn run(args: &Args) -> Result<(), String> {
     eprintln!("lwfhost: {}", wire.up_out.line("inner tx"));
     for line in core.report() {
         eprintln!("lwfhost: {line}");
+    }
+    if let Some(mut sim) = sim {
+        sim.unload();
+        for line in DriverCore::sim_report(&sim) {
+            eprintln!("lwfhost: {line}");
+        }
     }
     Ok(())
 }
