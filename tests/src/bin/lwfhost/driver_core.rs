@@ -232,7 +232,7 @@ impl Core for DriverCore {
     }
 
     fn report(&self) -> Vec<String> {
-        let mut lines = vec![
+        let lines = vec![
             "core: qoslwf driver (simulated NDIS, real time)".to_owned(),
             format!("sent down by the driver: {}", self.adapter.sent_down()),
             format!(
