@@ -73,6 +73,7 @@ pub enum Field {
     // Policies.
     PolicyId = 128,
     PolicyAction = 129,
+    PolicyCount = 130,
 }
 
 impl Field {
@@ -120,6 +121,7 @@ impl Field {
             Self::LinkSpeed => "link_speed",
             Self::PolicyId => "policy",
             Self::PolicyAction => "action",
+            Self::PolicyCount => "policies",
         }
     }
 }

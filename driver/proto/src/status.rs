@@ -223,8 +223,9 @@ fields! {
     LINK_SPEED = 104, "link_speed";
     POLICY_ID = 128, "policy";
     POLICY_ACTION = 129, "action";
+    POLICY_COUNT = 130, "policies";
+    // Proto-only: the request's adapter id (no engine equivalent).
     ADAPTER = 160, "adapter";
-    POLICY_COUNT = 161, "policies";
 }
 
 /// The object an error is about (mirror of `qos_engine::error::Object`).
