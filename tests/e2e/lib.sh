@@ -103,10 +103,10 @@ e2e_setup() {
 }
 
 # Starts lwfhost in the middle namespace (MODE: driver | passthrough).
-start_lwfhost() {
-  local mode=${1:-driver} extra=()
+start_lwfhost() { # driver|passthrough [extra lwfhost args]
+  local mode=${1:-driver} extra=("${@:2}")
   [ "$mode" = passthrough ] && extra+=(--passthrough)
-  rm -f "$CTL_SOCK"
+  rm -f "$CTL_SOCK" "$E2E_RUN/lwfhost.log"
   bg in_m "$BIN/lwfhost" --inner vA --outer vB --socket "$CTL_SOCK" "${extra[@]}" 2>"$E2E_RUN/lwfhost.log"
   LWFHOST_PID=${E2E_PIDS[-1]}
   local i

@@ -12,6 +12,10 @@ P_BULK=5201    # TCP and UDP (iperf3): shaped at the rate under test
 P_FREE=5301    # TCP and UDP (iperf3): no filter (loss and pause/restart tests)
 
 TCCTL() { "$BIN/tcctl" --device "unix:$CTL_SOCK" "$@"; }
+# How qoslwf is configured: tcctl over lwfhost's control socket (default), or
+# static (lwfhost --static-config, re-read on SIGHUP).
+CONFIG_VIA=${CONFIG_VIA:-tcctl}
+STATIC_CONFIG=$E2E_RUN/static.conf
 
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 fail() { log "ASSERTION FAILED: $*"; printf '%s\n' "$*" >>"$FAILS_FILE"; }
@@ -67,8 +71,31 @@ EOF
   echo "$f"
 }
 
+# The same configuration in lwfhost's --static-config format (published
+# straight to the module; used with CONFIG_VIA=static, when the control path
+# is not under test).
+qoslwf_static_config() { # bulk_mbit
+  cat >"$STATIC_CONFIG" <<EOF
+flow 1 guaranteed 1000000 shape 46 6
+flow 2 best-effort ${1}000000 shape - -
+flow 3 controlled-load 5000000 borrow 8 -
+filter 1 udp $P_VOICE
+filter 2 tcpudp $P_BULK
+filter 3 udp $P_BACKUP
+EOF
+}
+
 configure() { # mode bulk_mbit
-  if [ "$1" = qoslwf ]; then
+  if [ "$1" = qoslwf ] && [ "$CONFIG_VIA" = static ]; then
+    qoslwf_static_config "$2"
+    lwfhost_signal HUP
+    local i
+    for i in $(seq 50); do
+      [ "$(grep -c 'published' "$E2E_RUN/lwfhost.log")" -gt "${STATIC_LOADS:-0}" ] && break
+      sleep 0.02
+    done
+    STATIC_LOADS=$(grep -c 'published' "$E2E_RUN/lwfhost.log")
+  elif [ "$1" = qoslwf ]; then
     TCCTL apply "$(qoslwf_config "$2")" >"$E2E_RUN/apply.log" 2>&1 || { cat "$E2E_RUN/apply.log" >&2; die "tcctl apply failed"; }
   else
     tc_config "$2"
@@ -101,7 +128,15 @@ tc_config() { # bulk_mbit
 }
 
 start_path() { # mode
-  if [ "$1" = qoslwf ]; then start_lwfhost driver; else start_tc_bridge; fi
+  if [ "$1" = qoslwf ] && [ "$CONFIG_VIA" = static ]; then
+    qoslwf_static_config 10
+    start_lwfhost driver --static-config "$STATIC_CONFIG"
+    STATIC_LOADS=$(grep -c 'published' "$E2E_RUN/lwfhost.log")
+  elif [ "$1" = qoslwf ]; then
+    start_lwfhost driver
+  else
+    start_tc_bridge
+  fi
 }
 stop_path() { # mode
   if [ "$1" = qoslwf ]; then stop_lwfhost; else stop_tc_bridge; fi

@@ -15,8 +15,9 @@
 //! baselines). `--link-speed BPS` is the speed the simulated miniport
 //! reports (default 1 Gbit/s).
 //!
-//! Signals: SIGUSR1 pauses the filter, SIGUSR2 restarts it, SIGINT/SIGTERM
-//! stop lwfhost (counters are printed on stderr).
+//! Signals: SIGUSR1 pauses the filter, SIGUSR2 restarts it, SIGHUP re-reads
+//! `--static-config`, SIGINT/SIGTERM stop lwfhost (counters are printed on
+//! stderr).
 //!
 //! Run it inside the middle namespace only; it creates nothing.
 
@@ -40,17 +41,19 @@ struct Args {
     outer: String,
     socket: Option<PathBuf>,
     passthrough: bool,
+    static_config: Option<PathBuf>,
     link_speed_bps: u64,
 }
 
-const USAGE: &str =
-    "usage: lwfhost --inner IFACE --outer IFACE [--socket PATH] [--passthrough] [--link-speed BPS]";
+const USAGE: &str = "usage: lwfhost --inner IFACE --outer IFACE [--socket PATH] [--passthrough] \
+     [--link-speed BPS] [--static-config FILE]";
 
 fn parse_args() -> Result<Args, String> {
     let mut inner = None;
     let mut outer = None;
     let mut socket = None;
     let mut passthrough = false;
+    let mut static_config = None;
     let mut link_speed_bps = 1_000_000_000u64;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -63,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--outer" => outer = Some(value("--outer")?),
             "--socket" => socket = Some(PathBuf::from(value("--socket")?)),
             "--passthrough" => passthrough = true,
+            "--static-config" => static_config = Some(PathBuf::from(value("--static-config")?)),
             "--link-speed" => {
                 let v = value("--link-speed")?;
                 link_speed_bps = v
@@ -78,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
         outer: outer.ok_or_else(|| format!("--outer is required\n{USAGE}"))?,
         socket,
         passthrough,
+        static_config,
         link_speed_bps,
     })
 }
@@ -210,18 +215,26 @@ fn pump(port: &RawPort, counters: &DirCounters, deliver: impl Fn(&[u8])) -> io::
 static SIG_PAUSE: AtomicBool = AtomicBool::new(false);
 static SIG_RESTART: AtomicBool = AtomicBool::new(false);
 static SIG_STOP: AtomicBool = AtomicBool::new(false);
+static SIG_RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     match sig {
         libc::SIGUSR1 => SIG_PAUSE.store(true, Ordering::SeqCst),
         libc::SIGUSR2 => SIG_RESTART.store(true, Ordering::SeqCst),
+        libc::SIGHUP => SIG_RELOAD.store(true, Ordering::SeqCst),
         _ => SIG_STOP.store(true, Ordering::SeqCst),
     }
 }
 
 fn install_signals() {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGINT, libc::SIGTERM] {
+    for sig in [
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGTERM,
+    ] {
         // SAFETY: the handler only stores to atomics (async-signal-safe).
         unsafe { libc::signal(sig, handler) };
     }
@@ -233,6 +246,8 @@ fn install_signals() {
 mod control;
 #[path = "lwfhost/driver_core.rs"]
 mod driver_core;
+#[path = "lwfhost/static_config.rs"]
+mod static_config;
 
 use driver_core::DriverCore;
 use qoslwf::sim::Sim;
@@ -262,6 +277,7 @@ fn run(args: &Args) -> Result<(), String> {
     });
     let mut sim = None;
     let mut requests = None;
+    let mut static_core: Option<Arc<DriverCore>> = None;
     let core: Arc<dyn Core> = if args.passthrough {
         Arc::new(Passthrough {
             wire: Arc::clone(&wire),
@@ -271,6 +287,11 @@ fn run(args: &Args) -> Result<(), String> {
         let mut s = Sim::new_realtime();
         let (mac, if_index) = interface_identity(&args.outer);
         let (core, rx) = DriverCore::start(&mut s, &wire, args.link_speed_bps, mac, if_index)?;
+        if let Some(path) = &args.static_config {
+            let n = static_config::load(core.adapter(), path)?;
+            eprintln!("lwfhost: published {n} flow(s) from {}", path.display());
+            static_core = Some(Arc::clone(&core));
+        }
         sim = Some(s);
         requests = Some(rx);
         core
@@ -323,6 +344,14 @@ fn run(args: &Args) -> Result<(), String> {
             match core.pause() {
                 Ok(()) => eprintln!("lwfhost: paused"),
                 Err(e) => eprintln!("lwfhost: pause failed: {e}"),
+            }
+        }
+        if SIG_RELOAD.swap(false, Ordering::SeqCst) {
+            if let (Some(c), Some(path)) = (&static_core, &args.static_config) {
+                match static_config::load(c.adapter(), path) {
+                    Ok(n) => eprintln!("lwfhost: published {n} flow(s) from {}", path.display()),
+                    Err(e) => eprintln!("lwfhost: static config: {e}"),
+                }
             }
         }
         if SIG_RESTART.swap(false, Ordering::SeqCst) {

@@ -133,6 +133,11 @@ impl DriverCore {
         ))
     }
 
+    /// The simulated adapter the module is attached to.
+    pub fn adapter(&self) -> &Adapter {
+        &self.adapter
+    }
+
     /// Runs one control request on the Sim's thread.
     pub fn serve_request(sim: &Sim, req: IoctlRequest) {
         let r = sim.ioctl(req.code, &req.input, req.output_len);
