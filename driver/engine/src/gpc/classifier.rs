@@ -25,9 +25,9 @@
 //!   [`BUCKET_LIMIT`] filters. Otherwise a new table is made with the
 //!   filter's prefix lengths rounded down to a multiple of [`RELAX_STEP`]
 //!   bits (so later, similar filters join it); if that table exists already
-//!   (and was full for this key), with the exact lengths; if that exists
-//!   too, the filter joins it over the limit (only filters with identical
-//!   masked addresses can pile up there).
+//!   (and was full for this key), rounded to half the step, and so on down
+//!   to the exact lengths; if even that table exists, the filter joins it
+//!   over the limit (only filters with identical addresses pile up there).
 //! - Tables are ordered by the best index they hold. Lookup walks them in
 //!   that order and stops as soon as the next table cannot hold anything
 //!   better than the match found so far; within a bucket the first full
@@ -45,19 +45,45 @@
 
 use alloc::vec::Vec;
 
-use super::matching::aligned;
+use super::matching::{Addr, Rule, aligned};
 use super::rank::Rank;
-use super::table::TupleTable;
+use super::table::{EMPTY_SLOT, TupleTable};
 use super::validate::validate_filter;
 use super::{Filter, FilterId};
 use crate::error::{ConfigError, ErrorKind, Field, Object};
 use crate::packet::{Family, FlowKey};
 
 /// Most filters a bucket takes before placement looks for (or makes)
-/// another table.
-pub const BUCKET_LIMIT: u32 = 8;
-/// New tables hash prefix lengths rounded down to a multiple of this.
-pub const RELAX_STEP: u8 = 4;
+/// another table (default of [`Tuning::bucket_limit`]).
+pub const BUCKET_LIMIT: u32 = 16;
+/// New tables hash prefix lengths rounded down to a multiple of this
+/// (default of [`Tuning::relax_step`]).
+pub const RELAX_STEP: u8 = 8;
+
+/// The placement knobs (see the module docs). The defaults suit the
+/// ClassBench sets; other values exist for benchmarks and tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// Most filters a bucket takes before placement moves on.
+    pub bucket_limit: u32,
+    /// New tables use prefix lengths rounded down to a multiple of this
+    /// (1 = exact lengths).
+    pub relax_step: u8,
+}
+
+impl Tuning {
+    /// The defaults.
+    pub const DEFAULT: Self = Self {
+        bucket_limit: BUCKET_LIMIT,
+        relax_step: RELAX_STEP,
+    };
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 /// Most filters one classifier holds (indexes are `u32`, `u32::MAX` means
 /// "none").
 pub const MAX_FILTERS: usize = 1 << 24;
@@ -73,6 +99,15 @@ pub struct ClassifierStats {
     pub longest_bucket: u32,
 }
 
+/// The work one lookup did (see [`Classifier::classify_counting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LookupCost {
+    /// Tables probed.
+    pub tables: u32,
+    /// Filters checked in full.
+    pub candidates: u32,
+}
+
 /// The filter set compiled for lookup. Immutable: changes make a new
 /// classifier ([`Classifier::with_added`], [`Classifier::without`]), which
 /// the caller publishes (e.g. behind an `Arc`). `Send + Sync`; deliberately
@@ -82,9 +117,11 @@ pub struct Classifier {
     /// Every filter, best rank first.
     filters: Vec<Filter>,
     /// IPv4 tables, ordered by their best index.
-    v4: Vec<TupleTable>,
+    v4: Vec<TupleTable<u32>>,
     /// IPv6 tables, ordered by their best index.
-    v6: Vec<TupleTable>,
+    v6: Vec<TupleTable<u128>>,
+    /// Placement knobs, kept for updates.
+    tuning: Tuning,
 }
 
 /// Refuses a set that would not fit the `u32` indexes.
@@ -110,9 +147,12 @@ const fn duplicate(id: FilterId) -> ConfigError {
     )
 }
 
-/// Rounds a prefix length down to a multiple of [`RELAX_STEP`].
-const fn relax(len: u8) -> u8 {
-    len.saturating_sub(len % RELAX_STEP)
+/// Rounds a prefix length down to a multiple of `step`.
+const fn relax(len: u8, step: u8) -> u8 {
+    match len.checked_rem(step) {
+        Some(r) => len.saturating_sub(r),
+        None => len,
+    }
 }
 
 /// How a filter enters a table.
@@ -125,47 +165,140 @@ enum Mode {
 }
 
 /// Places filter `f` (at index `idx`) into `tables` (see the module docs).
-fn place(tables: &mut Vec<TupleTable>, f: &Filter, idx: u32, mode: Mode) {
-    let src = aligned(f.family, f.src.addr);
-    let dst = aligned(f.family, f.dst.addr);
-    let add = |t: &mut TupleTable| {
+fn place<A: Addr>(
+    tables: &mut Vec<TupleTable<A>>,
+    f: &Filter,
+    idx: u32,
+    mode: Mode,
+    tuning: Tuning,
+) {
+    let rule = Rule::<A>::new(f, idx);
+    let (src, dst) = (rule.src(), rule.dst());
+    let add = |t: &mut TupleTable<A>| {
         let tag = t.tag(src, dst);
         match mode {
-            Mode::Stage => t.stage(tag, idx),
-            Mode::Insert => t.insert(tag, idx),
+            Mode::Stage => t.stage(tag, rule),
+            Mode::Insert => t.insert(tag, rule),
         }
     };
     for t in tables.iter_mut() {
-        if t.accepts(f.src.len, f.dst.len) && t.bucket_len(t.tag(src, dst)) < BUCKET_LIMIT {
+        if t.accepts(f.src.len, f.dst.len) && t.bucket_len(t.tag(src, dst)) < tuning.bucket_limit {
             add(t);
             return;
         }
     }
-    let exists = |tables: &[TupleTable], s: u8, d: u8| {
+    let exists = |tables: &[TupleTable<A>], s: u8, d: u8| {
         tables
             .iter()
             .position(|t| t.src_bits == s && t.dst_bits == d)
     };
-    let (rs, rd) = (relax(f.src.len), relax(f.dst.len));
-    let (s, d) = if exists(tables, rs, rd).is_some() {
-        (f.src.len, f.dst.len)
-    } else {
-        (rs, rd)
-    };
-    if let Some(t) = exists(tables, s, d).and_then(|p| tables.get_mut(p)) {
-        add(t);
-        return;
+    // The ladder: lengths rounded to the step, then to half the step, ...,
+    // then exact; the first tuple without a table gets a new one.
+    let mut step = tuning.relax_step.max(1);
+    loop {
+        let (s, d) = (relax(f.src.len, step), relax(f.dst.len, step));
+        match exists(tables, s, d) {
+            None => {
+                let mut t = TupleTable::new(s, d);
+                if mode == Mode::Insert {
+                    t.finish();
+                }
+                add(&mut t);
+                tables.push(t);
+                return;
+            }
+            Some(p) if step <= 1 => {
+                // Every tuple on the ladder is full for this key: only
+                // filters on the same addresses pile up here.
+                if let Some(t) = tables.get_mut(p) {
+                    add(t);
+                }
+                return;
+            }
+            Some(_) => step = step.div_ceil(2).min(step.saturating_sub(1)).max(1),
+        }
     }
-    let mut t = TupleTable::new(s, d);
-    if mode == Mode::Insert {
-        t.finish();
+}
+
+/// Tables whose home slots a lookup reads ahead, before walking them.
+const READ_AHEAD: usize = 8;
+
+/// The best (smallest) index among the rules of `tables` that match, or
+/// `u32::MAX`. Walks the tables in order of their best index and stops
+/// when no later table can do better. Home slots are read a group of
+/// [`READ_AHEAD`] tables at a time, before any of them is examined: those
+/// loads do not depend on each other, so their cache misses overlap.
+#[inline]
+fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u32 {
+    let mut best = u32::MAX;
+    for group in tables.chunks(READ_AHEAD) {
+        if group.first().is_none_or(|t| t.min >= best) {
+            break;
+        }
+        let mut homes = [(0u32, EMPTY_SLOT); READ_AHEAD];
+        for (h, t) in homes.iter_mut().zip(group) {
+            let tag = t.tag(src, dst);
+            *h = (tag, t.home(tag));
+        }
+        for (t, &(tag, home)) in group.iter().zip(homes.iter()) {
+            if t.min >= best {
+                return best;
+            }
+            for r in t.bucket_from_home(tag, home) {
+                if r.idx >= best {
+                    break;
+                }
+                if r.matches(src, dst, key) {
+                    best = r.idx;
+                    break;
+                }
+            }
+        }
     }
-    add(&mut t);
-    tables.push(t);
+    best
+}
+
+/// [`lookup`] without read-ahead, counting the work.
+fn lookup_counting<A: Addr>(
+    tables: &[TupleTable<A>],
+    src: A,
+    dst: A,
+    key: &FlowKey,
+    cost: &mut LookupCost,
+) -> u32 {
+    let mut best = u32::MAX;
+    for t in tables {
+        if t.min >= best {
+            break;
+        }
+        cost.tables = cost.tables.saturating_add(1);
+        for r in t.bucket(t.tag(src, dst)) {
+            if r.idx >= best {
+                break;
+            }
+            cost.candidates = cost.candidates.saturating_add(1);
+            if r.matches(src, dst, key) {
+                best = r.idx;
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// Removes the filter at `idx` from the table that holds it.
+fn unplace<A: Addr>(tables: &mut Vec<TupleTable<A>>, f: &Filter, idx: u32) {
+    let rule = Rule::<A>::new(f, idx);
+    for t in tables.iter_mut() {
+        if t.accepts(f.src.len, f.dst.len) && t.remove(t.tag(rule.src(), rule.dst()), idx) {
+            break;
+        }
+    }
+    tables.retain(|t| t.len() > 0);
 }
 
 /// Orders tables by the best index they hold (stable: ties keep order).
-fn sort_tables(tables: &mut [TupleTable]) {
+fn sort_tables<A: Addr>(tables: &mut [TupleTable<A>]) {
     // Few tables: insertion sort, no allocation, stable.
     for i in 1..tables.len() {
         let mut j = i;
@@ -190,6 +323,7 @@ impl Classifier {
             filters: Vec::new(),
             v4: Vec::new(),
             v6: Vec::new(),
+            tuning: Tuning::DEFAULT,
         }
     }
 
@@ -201,6 +335,15 @@ impl Classifier {
     /// (field `filter`) for an id used twice, `LimitExceeded` past
     /// [`MAX_FILTERS`].
     pub fn build(filters: &[Filter]) -> Result<Self, ConfigError> {
+        Self::build_tuned(filters, Tuning::DEFAULT)
+    }
+
+    /// [`Classifier::build`] with other placement knobs (benchmarks,
+    /// tuning). Lookups give the same answers whatever the knobs.
+    ///
+    /// # Errors
+    /// As [`Classifier::build`].
+    pub fn build_tuned(filters: &[Filter], tuning: Tuning) -> Result<Self, ConfigError> {
         check_count(filters.len())?;
         for f in filters {
             validate_filter(f)?;
@@ -218,15 +361,13 @@ impl Classifier {
         let mut v6 = Vec::new();
         for (i, f) in sorted.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
-            let tables = match f.family {
-                Family::V4 => &mut v4,
-                Family::V6 => &mut v6,
-            };
-            place(tables, f, idx, Mode::Stage);
+            match f.family {
+                Family::V4 => place(&mut v4, f, idx, Mode::Stage, tuning),
+                Family::V6 => place(&mut v6, f, idx, Mode::Stage, tuning),
+            }
         }
-        for t in v4.iter_mut().chain(v6.iter_mut()) {
-            t.finish();
-        }
+        v4.iter_mut().for_each(TupleTable::finish);
+        v6.iter_mut().for_each(TupleTable::finish);
         // Tables were made in index order: already sorted by `min`.
         sort_tables(&mut v4);
         sort_tables(&mut v6);
@@ -236,6 +377,7 @@ impl Classifier {
             filters: sorted,
             v4,
             v6,
+            tuning,
         })
     }
 
@@ -243,28 +385,38 @@ impl Classifier {
     /// that match), or `None`. Allocation-free, cannot panic.
     #[must_use]
     pub fn classify(&self, key: &FlowKey) -> Option<&Filter> {
-        let tables = match key.family {
-            Family::V4 => &self.v4,
-            Family::V6 => &self.v6,
-        };
         let src = aligned(key.family, key.src);
         let dst = aligned(key.family, key.dst);
-        let mut best = u32::MAX;
-        for t in tables {
-            if t.min >= best {
-                break;
-            }
-            for &i in t.bucket(t.tag(src, dst)) {
-                if i >= best {
-                    break;
-                }
-                if self.filters.get(i as usize).is_some_and(|f| f.matches(key)) {
-                    best = i;
-                    break;
-                }
-            }
-        }
+        let best = match key.family {
+            Family::V4 => lookup(
+                &self.v4,
+                u32::from_aligned(src),
+                u32::from_aligned(dst),
+                key,
+            ),
+            Family::V6 => lookup(&self.v6, src, dst, key),
+        };
         self.filters.get(best as usize)
+    }
+
+    /// Like [`Classifier::classify`], also counting the work done: for
+    /// benchmarks and tuning (not for the datapath).
+    #[must_use]
+    pub fn classify_counting(&self, key: &FlowKey) -> (Option<&Filter>, LookupCost) {
+        let mut cost = LookupCost::default();
+        let src = aligned(key.family, key.src);
+        let dst = aligned(key.family, key.dst);
+        let best = match key.family {
+            Family::V4 => lookup_counting(
+                &self.v4,
+                u32::from_aligned(src),
+                u32::from_aligned(dst),
+                key,
+                &mut cost,
+            ),
+            Family::V6 => lookup_counting(&self.v6, src, dst, key, &mut cost),
+        };
+        (self.filters.get(best as usize), cost)
     }
 
     /// A new classifier with `f` added; `self` is unchanged. Costs one copy
@@ -288,16 +440,24 @@ impl Classifier {
         filters.extend_from_slice(self.filters.get(at..).unwrap_or(&[]));
         let mut v4 = self.v4.clone();
         let mut v6 = self.v6.clone();
-        for t in v4.iter_mut().chain(v6.iter_mut()) {
-            t.shift_up_from(idx);
+        v4.iter_mut().for_each(|t| t.shift_up_from(idx));
+        v6.iter_mut().for_each(|t| t.shift_up_from(idx));
+        match f.family {
+            Family::V4 => {
+                place(&mut v4, &f, idx, Mode::Insert, self.tuning);
+                sort_tables(&mut v4);
+            }
+            Family::V6 => {
+                place(&mut v6, &f, idx, Mode::Insert, self.tuning);
+                sort_tables(&mut v6);
+            }
         }
-        let tables = match f.family {
-            Family::V4 => &mut v4,
-            Family::V6 => &mut v6,
-        };
-        place(tables, &f, idx, Mode::Insert);
-        sort_tables(tables);
-        Ok(Self { filters, v4, v6 })
+        Ok(Self {
+            filters,
+            v4,
+            v6,
+            tuning: self.tuning,
+        })
     }
 
     /// A new classifier without the filter `id`; `self` is unchanged. An
@@ -308,28 +468,29 @@ impl Classifier {
         let mut v4 = self.v4.clone();
         let mut v6 = self.v6.clone();
         let Some(at) = filters.iter().position(|g| g.id == id) else {
-            return Self { filters, v4, v6 };
+            return Self {
+                filters,
+                v4,
+                v6,
+                tuning: self.tuning,
+            };
         };
         let f = filters.remove(at);
         let idx = u32::try_from(at).unwrap_or(u32::MAX);
-        let tables = match f.family {
-            Family::V4 => &mut v4,
-            Family::V6 => &mut v6,
-        };
-        let src = aligned(f.family, f.src.addr);
-        let dst = aligned(f.family, f.dst.addr);
-        for t in tables.iter_mut() {
-            if t.accepts(f.src.len, f.dst.len) && t.remove(t.tag(src, dst), idx) {
-                break;
-            }
+        match f.family {
+            Family::V4 => unplace(&mut v4, &f, idx),
+            Family::V6 => unplace(&mut v6, &f, idx),
         }
-        tables.retain(|t| t.len() > 0);
-        for t in v4.iter_mut().chain(v6.iter_mut()) {
-            t.shift_down_after(idx);
-        }
+        v4.iter_mut().for_each(|t| t.shift_down_after(idx));
+        v6.iter_mut().for_each(|t| t.shift_down_after(idx));
         sort_tables(&mut v4);
         sort_tables(&mut v6);
-        Self { filters, v4, v6 }
+        Self {
+            filters,
+            v4,
+            v6,
+            tuning: self.tuning,
+        }
     }
 
     /// Number of filters.
@@ -367,12 +528,19 @@ impl Classifier {
         let tables = self
             .v4
             .capacity()
-            .saturating_add(self.v6.capacity())
-            .saturating_mul(core::mem::size_of::<TupleTable>());
-        self.v4
+            .saturating_mul(core::mem::size_of::<TupleTable<u32>>())
+            .saturating_add(
+                self.v6
+                    .capacity()
+                    .saturating_mul(core::mem::size_of::<TupleTable<u128>>()),
+            );
+        let v4 = self
+            .v4
             .iter()
-            .chain(self.v6.iter())
-            .fold(tables, |acc, t| acc.saturating_add(t.heap_bytes()))
+            .fold(tables, |acc, t| acc.saturating_add(t.heap_bytes()));
+        self.v6
+            .iter()
+            .fold(v4, |acc, t| acc.saturating_add(t.heap_bytes()))
     }
 
     /// Shape figures (tables per family, longest bucket).
@@ -384,8 +552,8 @@ impl Classifier {
             longest_bucket: self
                 .v4
                 .iter()
-                .chain(self.v6.iter())
                 .map(TupleTable::longest_bucket)
+                .chain(self.v6.iter().map(TupleTable::longest_bucket))
                 .max()
                 .unwrap_or(0),
         }
@@ -396,26 +564,34 @@ impl Classifier {
     #[cfg(test)]
     pub(crate) fn check_invariants(&self) {
         use alloc::vec;
-        let mut seen = vec![0u32; self.filters.len()];
-        for (tables, fam) in [(&self.v4, Family::V4), (&self.v6, Family::V6)] {
+        fn check<A: Addr>(
+            tables: &[TupleTable<A>],
+            filters: &[Filter],
+            fam: Family,
+            seen: &mut [u32],
+        ) {
             let mut prev = 0;
             for t in tables {
                 assert!(t.min >= prev, "tables out of order");
                 prev = t.min;
-                assert_eq!(t.len() as usize, t.indexes().len());
-                assert_eq!(t.min, t.indexes().iter().copied().min().unwrap_or(u32::MAX));
-                for &i in t.indexes() {
-                    let f = &self.filters[i as usize];
+                assert_eq!(t.len() as usize, t.rules().len());
+                let min = t.rules().iter().map(|r| r.idx).min();
+                assert_eq!(t.min, min.unwrap_or(u32::MAX));
+                for r in t.rules() {
+                    let f = &filters[r.idx as usize];
                     assert_eq!(f.family, fam);
+                    assert_eq!(*r, Rule::<A>::new(f, r.idx), "stale rule");
                     assert!(t.accepts(f.src.len, f.dst.len));
-                    let tag = t.tag(aligned(fam, f.src.addr), aligned(fam, f.dst.addr));
-                    let b = t.bucket(tag);
-                    assert!(b.contains(&i), "filter not in its bucket");
-                    assert!(b.windows(2).all(|w| w[0] < w[1]), "bucket unsorted");
-                    seen[i as usize] += 1;
+                    let b = t.bucket(t.tag(r.src(), r.dst()));
+                    assert!(b.contains(r), "filter not in its bucket");
+                    assert!(b.windows(2).all(|w| w[0].idx < w[1].idx), "bucket unsorted");
+                    seen[r.idx as usize] += 1;
                 }
             }
         }
+        let mut seen = vec![0u32; self.filters.len()];
+        check(&self.v4, &self.filters, Family::V4, &mut seen);
+        check(&self.v6, &self.filters, Family::V6, &mut seen);
         assert!(seen.iter().all(|&n| n == 1), "filter held {seen:?} times");
         assert!(
             self.filters

@@ -121,3 +121,178 @@ impl Filter {
         true
     }
 }
+
+/// An address as a tuple table stores it: `u32` for IPv4, `u128` for IPv6
+/// (so IPv4 rules stay small).
+pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
+    /// The family's address from an aligned `u128` (see [`aligned`]).
+    fn from_aligned(x: u128) -> Self;
+    /// A mask of `len` leading one bits (saturating at the width).
+    fn mask(len: u8) -> Self;
+    /// True when `a` and `b` agree on the bits of `mask`.
+    fn same_under(a: Self, b: Self, mask: Self) -> bool;
+    /// `a & mask`.
+    fn and(a: Self, mask: Self) -> Self;
+    /// A 64-bit digest of a (source, destination) pair, exact for IPv4.
+    fn fold(src: Self, dst: Self) -> u64;
+}
+
+impl Addr for u32 {
+    #[inline]
+    fn from_aligned(x: u128) -> Self {
+        (x >> 96) as Self
+    }
+    #[inline]
+    fn mask(len: u8) -> Self {
+        if len == 0 {
+            0
+        } else if len >= 32 {
+            Self::MAX
+        } else {
+            // 1..=31: the shift amount is 1..=31, in range.
+            Self::MAX.wrapping_shl(32u32.wrapping_sub(u32::from(len)))
+        }
+    }
+    #[inline]
+    fn same_under(a: Self, b: Self, mask: Self) -> bool {
+        (a ^ b) & mask == 0
+    }
+    #[inline]
+    fn and(a: Self, mask: Self) -> Self {
+        a & mask
+    }
+    #[inline]
+    fn fold(src: Self, dst: Self) -> u64 {
+        (u64::from(src) << 32) | u64::from(dst)
+    }
+}
+
+impl Addr for u128 {
+    #[inline]
+    fn from_aligned(x: u128) -> Self {
+        x
+    }
+    #[inline]
+    fn mask(len: u8) -> Self {
+        prefix_mask(len)
+    }
+    #[inline]
+    fn same_under(a: Self, b: Self, mask: Self) -> bool {
+        (a ^ b) & mask == 0
+    }
+    #[inline]
+    fn and(a: Self, mask: Self) -> Self {
+        a & mask
+    }
+    #[inline]
+    fn fold(src: Self, dst: Self) -> u64 {
+        let a = (src >> 64) as u64 ^ src as u64;
+        let b = (dst >> 64) as u64 ^ dst as u64;
+        a ^ b.rotate_left(32)
+    }
+}
+
+/// How a rule checks the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProtoCheck {
+    Any,
+    Exactly(u8),
+    TcpOrUdp,
+}
+
+/// The conditions of one filter in the compact form a bucket holds inline
+/// (28 bytes for IPv4), so scanning a bucket reads consecutive memory and
+/// never the filter itself. `idx` is the filter's position in rank order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rule<A> {
+    src: A,
+    dst: A,
+    sport: (u16, u16),
+    dport: (u16, u16),
+    /// The filter's index (rank order, smaller wins).
+    pub(crate) idx: u32,
+    src_len: u8,
+    dst_len: u8,
+    proto: ProtoCheck,
+    needs_ports: bool,
+    dscp: Option<u8>,
+    vlan: Option<u16>,
+}
+
+impl<A: Addr> Rule<A> {
+    /// The compact form of `f` at index `idx`.
+    pub(crate) fn new(f: &Filter, idx: u32) -> Self {
+        let proto = match f.protocol {
+            ProtocolMatch::Any => ProtoCheck::Any,
+            ProtocolMatch::Tcp => ProtoCheck::Exactly(PROTO_TCP),
+            ProtocolMatch::Udp => ProtoCheck::Exactly(PROTO_UDP),
+            ProtocolMatch::TcpOrUdp => ProtoCheck::TcpOrUdp,
+            ProtocolMatch::Icmp => ProtoCheck::Exactly(match f.family {
+                Family::V4 => PROTO_ICMP,
+                Family::V6 => PROTO_ICMPV6,
+            }),
+            ProtocolMatch::Number(n) => ProtoCheck::Exactly(n),
+        };
+        Self {
+            src: A::from_aligned(aligned(f.family, f.src.addr)),
+            dst: A::from_aligned(aligned(f.family, f.dst.addr)),
+            sport: (f.src_ports.lo, f.src_ports.hi),
+            dport: (f.dst_ports.lo, f.dst_ports.hi),
+            idx,
+            src_len: f.src.len,
+            dst_len: f.dst.len,
+            proto,
+            needs_ports: f.has_port_condition(),
+            dscp: f.dscp,
+            vlan: f.vlan,
+        }
+    }
+
+    /// Source address (for hashing at placement).
+    pub(crate) const fn src(&self) -> A {
+        self.src
+    }
+
+    /// Destination address (for hashing at placement).
+    pub(crate) const fn dst(&self) -> A {
+        self.dst
+    }
+
+    /// The same answer as [`Filter::matches`] for a packet of the rule's
+    /// family whose addresses are `src`, `dst`.
+    #[inline]
+    pub(crate) fn matches(&self, src: A, dst: A, key: &FlowKey) -> bool {
+        if !A::same_under(src, self.src, A::mask(self.src_len))
+            || !A::same_under(dst, self.dst, A::mask(self.dst_len))
+        {
+            return false;
+        }
+        let proto_ok = match self.proto {
+            ProtoCheck::Any => true,
+            ProtoCheck::Exactly(p) => key.protocol == p,
+            ProtoCheck::TcpOrUdp => key.protocol == PROTO_TCP || key.protocol == PROTO_UDP,
+        };
+        if !proto_ok {
+            return false;
+        }
+        if self.needs_ports {
+            let L4::Ports { src: sp, dst: dp } = key.l4 else {
+                return false;
+            };
+            if sp < self.sport.0 || sp > self.sport.1 || dp < self.dport.0 || dp > self.dport.1 {
+                return false;
+            }
+        }
+        if let Some(d) = self.dscp {
+            if key.dscp != d {
+                return false;
+            }
+        }
+        if let Some(v) = self.vlan {
+            if key.vlan.map(|t| t.vid) != Some(v) {
+                return false;
+            }
+        }
+        true
+    }
+}

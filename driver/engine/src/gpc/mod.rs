@@ -43,7 +43,9 @@ mod validate;
 #[cfg(any(test, feature = "reference"))]
 pub mod reference;
 
-pub use classifier::{BUCKET_LIMIT, Classifier, ClassifierStats, MAX_FILTERS, RELAX_STEP};
+pub use classifier::{
+    BUCKET_LIMIT, Classifier, ClassifierStats, LookupCost, MAX_FILTERS, RELAX_STEP, Tuning,
+};
 pub use rank::Rank;
 pub use validate::validate_filter;
 

@@ -4,8 +4,9 @@
 //!
 //! Layout: `slots` (a power of two long, linear probing) maps a 32-bit tag
 //! (the hash of the masked source and destination addresses) to a bucket:
-//! a run `entries[start..start + len]` of filter indexes, ascending (a
-//! smaller index is a better rank). Different masked keys whose tags are
+//! a run `entries[start..start + len]` of [`Rule`]s (the filters' conditions
+//! inline, so a bucket scan reads consecutive memory), by ascending filter
+//! index (a smaller index is a better rank). Different masked keys whose tags are
 //! equal simply share a bucket: every candidate is checked in full anyway,
 //! so a tag collision costs a little time, never a wrong answer.
 //!
@@ -13,7 +14,7 @@
 //! - an empty slot has `start == EMPTY`; an occupied slot has `len >= 1`;
 //! - the buckets of the occupied slots tile `entries` exactly, without gaps
 //!   or overlap (so moving entries only shifts the starts of later buckets);
-//! - each bucket is sorted ascending and holds distinct indexes;
+//! - each bucket is sorted by ascending index, indexes distinct;
 //! - `min` is the smallest index held, `u32::MAX` when the table is empty.
 //!
 //! Building happens in two steps to stay O(n): [`TupleTable::stage`] only
@@ -25,20 +26,20 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::matching::prefix_mask;
+use super::matching::{Addr, Rule};
 
 /// Start value of an empty slot.
 const EMPTY: u32 = u32::MAX;
 
 /// One hash slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slot {
+pub(crate) struct Slot {
     tag: u32,
     start: u32,
     len: u32,
 }
 
-const EMPTY_SLOT: Slot = Slot {
+pub(crate) const EMPTY_SLOT: Slot = Slot {
     tag: 0,
     start: EMPTY,
     len: 0,
@@ -57,11 +58,11 @@ fn capacity_for(keys: usize) -> usize {
 /// whose destination prefix is at least `dst_bits` long, hashed on the
 /// addresses masked to those lengths (aligned bit space, see `matching`).
 #[derive(Debug, Clone)]
-pub(crate) struct TupleTable {
+pub(crate) struct TupleTable<A> {
     pub(crate) src_bits: u8,
     pub(crate) dst_bits: u8,
-    src_mask: u128,
-    dst_mask: u128,
+    src_mask: A,
+    dst_mask: A,
     /// Smallest filter index held (the table's best rank).
     pub(crate) min: u32,
     /// Filters held.
@@ -69,19 +70,19 @@ pub(crate) struct TupleTable {
     /// Occupied slots.
     keys: u32,
     slots: Vec<Slot>,
-    entries: Vec<u32>,
-    /// (tag, index) pairs waiting for [`TupleTable::finish`].
-    staged: Vec<(u32, u32)>,
+    entries: Vec<Rule<A>>,
+    /// (tag, rule) pairs waiting for [`TupleTable::finish`].
+    staged: Vec<(u32, Rule<A>)>,
 }
 
-impl TupleTable {
+impl<A: Addr> TupleTable<A> {
     /// An empty table for the tuple (`src_bits`, `dst_bits`).
     pub(crate) fn new(src_bits: u8, dst_bits: u8) -> Self {
         Self {
             src_bits,
             dst_bits,
-            src_mask: prefix_mask(src_bits),
-            dst_mask: prefix_mask(dst_bits),
+            src_mask: A::mask(src_bits),
+            dst_mask: A::mask(dst_bits),
             min: u32::MAX,
             count: 0,
             keys: 0,
@@ -102,15 +103,54 @@ impl TupleTable {
         self.src_bits <= src_len && self.dst_bits <= dst_len
     }
 
-    /// The tag of aligned addresses `src`, `dst` in this table.
+    /// The tag of addresses `src`, `dst` in this table.
     #[inline]
-    pub(crate) const fn tag(&self, src: u128, dst: u128) -> u32 {
-        let s = src & self.src_mask;
-        let d = dst & self.dst_mask;
-        let a = (s >> 64) as u64 ^ s as u64;
-        let b = (d >> 64) as u64 ^ d as u64;
-        let h = (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        (h >> 32) as u32
+    pub(crate) fn tag(&self, src: A, dst: A) -> u32 {
+        // Fold the masked pair to 64 bits (exact for IPv4), then mix every
+        // input bit into every output bit (MurmurHash3's fmix64): the slot
+        // position uses the low bits of the tag, and masked addresses have
+        // many zero low bits.
+        let mut h = A::fold(A::and(src, self.src_mask), A::and(dst, self.dst_mask));
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^= h >> 33;
+        h as u32
+    }
+
+    /// The slot at `tag`'s home position (the first one probed), or an
+    /// empty slot. Reading it early lets lookups overlap the memory latency
+    /// of several tables.
+    #[inline]
+    pub(crate) fn home(&self, tag: u32) -> Slot {
+        let mask = self.slots.len().wrapping_sub(1);
+        self.slots
+            .get(tag as usize & mask)
+            .copied()
+            .unwrap_or(EMPTY_SLOT)
+    }
+
+    /// The bucket of `tag` given its home slot `home` (from
+    /// [`TupleTable::home`]): probes further only when the home slot holds
+    /// another tag.
+    #[inline]
+    pub(crate) fn bucket_from_home(&self, tag: u32, home: Slot) -> &[Rule<A>] {
+        if home.start == EMPTY {
+            return &[];
+        }
+        let slot = if home.tag == tag {
+            home
+        } else {
+            match self.find(tag).and_then(|p| self.slots.get(p)) {
+                Some(s) => *s,
+                None => return &[],
+            }
+        };
+        let start = slot.start as usize;
+        self.entries
+            .get(start..start.saturating_add(slot.len as usize))
+            .unwrap_or(&[])
     }
 
     /// The slot position holding `tag`, if any.
@@ -131,10 +171,10 @@ impl TupleTable {
         None
     }
 
-    /// The candidates (filter indexes, best first) for `tag`. Empty when the
-    /// tag is unknown. Allocation-free.
+    /// The candidates (best first) for `tag`. Empty when the tag is
+    /// unknown. Allocation-free.
     #[inline]
-    pub(crate) fn bucket(&self, tag: u32) -> &[u32] {
+    pub(crate) fn bucket(&self, tag: u32) -> &[Rule<A>] {
         let Some(slot) = self.find(tag).and_then(|p| self.slots.get(p)) else {
             return &[];
         };
@@ -186,9 +226,10 @@ impl TupleTable {
         self.slots = slots;
     }
 
-    /// Build step 1: counts `idx` under `tag`. Indexes must be staged in
-    /// ascending order; call [`TupleTable::finish`] before any lookup.
-    pub(crate) fn stage(&mut self, tag: u32, idx: u32) {
+    /// Build step 1: counts `rule` under `tag`. Rules must be staged in
+    /// ascending index order; call [`TupleTable::finish`] before any lookup.
+    pub(crate) fn stage(&mut self, tag: u32, rule: Rule<A>) {
+        let idx = rule.idx;
         match self.find(tag) {
             Some(pos) => {
                 if let Some(s) = self.slots.get_mut(pos) {
@@ -197,7 +238,7 @@ impl TupleTable {
             }
             None => self.place_new(tag, 0, 1),
         }
-        self.staged.push((tag, idx));
+        self.staged.push((tag, rule));
         self.count = self.count.saturating_add(1);
         self.min = self.min.min(idx);
     }
@@ -212,30 +253,35 @@ impl TupleTable {
             // `len` becomes the fill cursor, restored by the loop below.
             slot.len = 0;
         }
-        let mut entries = vec![0u32; next as usize];
         let staged = core::mem::take(&mut self.staged);
-        for (tag, idx) in staged {
+        let Some(&(_, filler)) = staged.first() else {
+            self.entries = Vec::new();
+            return;
+        };
+        let mut entries = vec![filler; next as usize];
+        for (tag, rule) in staged {
             let Some(slot) = self.find(tag).and_then(|p| self.slots.get_mut(p)) else {
                 continue;
             };
             let at = slot.start.saturating_add(slot.len) as usize;
             slot.len = slot.len.saturating_add(1);
             if let Some(e) = entries.get_mut(at) {
-                *e = idx;
+                *e = rule;
             }
         }
         self.entries = entries;
     }
 
-    /// Adds filter index `idx` under `tag` in a laid-out table, keeping its
-    /// bucket sorted. The caller has already renumbered (so `idx` is not
-    /// held yet).
-    pub(crate) fn insert(&mut self, tag: u32, idx: u32) {
+    /// Adds `rule` under `tag` in a laid-out table, keeping its bucket
+    /// sorted. The caller has already renumbered (so `rule.idx` is not held
+    /// yet).
+    pub(crate) fn insert(&mut self, tag: u32, rule: Rule<A>) {
+        let idx = rule.idx;
         self.count = self.count.saturating_add(1);
         self.min = self.min.min(idx);
         let Some(pos) = self.find(tag) else {
             let start = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-            self.entries.push(idx);
+            self.entries.push(rule);
             self.place_new(tag, start, 1);
             return;
         };
@@ -247,12 +293,12 @@ impl TupleTable {
         let offset = self
             .entries
             .get(start..end)
-            .map_or(0, |b| b.partition_point(|&e| e < idx));
+            .map_or(0, |b| b.partition_point(|e| e.idx < idx));
         let at = start.saturating_add(offset);
         if at > self.entries.len() {
             return;
         }
-        self.entries.insert(at, idx);
+        self.entries.insert(at, rule);
         let at = u32::try_from(at).unwrap_or(u32::MAX);
         for (p, s) in self.slots.iter_mut().enumerate() {
             if p == pos {
@@ -277,7 +323,7 @@ impl TupleTable {
         let Some(offset) = self
             .entries
             .get(start..end)
-            .and_then(|b| b.iter().position(|&e| e == idx))
+            .and_then(|b| b.iter().position(|e| e.idx == idx))
         else {
             return false;
         };
@@ -305,7 +351,7 @@ impl TupleTable {
             self.keys = self.keys.saturating_sub(1);
             self.rehash(self.slots.len());
         }
-        self.min = self.entries.iter().copied().min().unwrap_or(u32::MAX);
+        self.min = self.entries.iter().map(|e| e.idx).min().unwrap_or(u32::MAX);
         true
     }
 
@@ -313,8 +359,8 @@ impl TupleTable {
     /// `from` in the classifier's rank-ordered list).
     pub(crate) fn shift_up_from(&mut self, from: u32) {
         for e in &mut self.entries {
-            if *e >= from {
-                *e = e.saturating_add(1);
+            if e.idx >= from {
+                e.idx = e.idx.saturating_add(1);
             }
         }
         if self.min != u32::MAX && self.min >= from {
@@ -326,8 +372,8 @@ impl TupleTable {
     /// left the classifier's list; it is no longer held here).
     pub(crate) fn shift_down_after(&mut self, removed: u32) {
         for e in &mut self.entries {
-            if *e > removed {
-                *e = e.saturating_sub(1);
+            if e.idx > removed {
+                e.idx = e.idx.saturating_sub(1);
             }
         }
         if self.min != u32::MAX && self.min > removed {
@@ -340,8 +386,16 @@ impl TupleTable {
         self.slots
             .capacity()
             .saturating_mul(core::mem::size_of::<Slot>())
-            .saturating_add(self.entries.capacity().saturating_mul(4))
-            .saturating_add(self.staged.capacity().saturating_mul(8))
+            .saturating_add(
+                self.entries
+                    .capacity()
+                    .saturating_mul(core::mem::size_of::<Rule<A>>()),
+            )
+            .saturating_add(
+                self.staged
+                    .capacity()
+                    .saturating_mul(core::mem::size_of::<(u32, Rule<A>)>()),
+            )
     }
 
     /// Longest bucket.
@@ -349,9 +403,9 @@ impl TupleTable {
         self.slots.iter().map(|s| s.len).max().unwrap_or(0)
     }
 
-    /// Every held index (any order): for consistency checks.
+    /// Every held rule (any order): for consistency checks.
     #[cfg(test)]
-    pub(crate) fn indexes(&self) -> &[u32] {
+    pub(crate) fn rules(&self) -> &[Rule<A>] {
         &self.entries
     }
 }
