@@ -14,5 +14,8 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy: tcctl for Windows (x86_64-pc-windows-msvc; DeviceIoControl transport)"
+cargo clippy -p tcctl --all-targets --target x86_64-pc-windows-msvc --locked -- -D warnings
+
 step "cargo test"
 cargo test --workspace --locked

@@ -10,16 +10,18 @@ use qos_proto::{
 };
 
 use crate::error::{Error, Result};
-use crate::transport::Transport;
+use crate::transport::{self, Device, Transport};
 
 /// NTSTATUS values a driver may complete a request with and no reply.
 const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
 const STATUS_INVALID_DEVICE_REQUEST: u32 = 0xC000_0010;
 const STATUS_BUFFER_TOO_SMALL: u32 = 0xC000_0023;
 
-/// A connection to the driver.
+/// A connection to the driver, opened on first use (so that input errors
+/// are reported before the driver is looked for).
 pub struct Client {
-    transport: Box<dyn Transport>,
+    device: Option<String>,
+    transport: Option<Box<dyn Transport>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -84,10 +86,24 @@ fn hint_for(e: &ErrorReply) -> Option<&'static str> {
 }
 
 impl Client {
-    /// Wraps a transport.
+    /// A client of `device` (`--device` / `QOSLWF_DEVICE`, `None` = the
+    /// default); nothing is resolved or opened yet.
     #[must_use]
-    pub fn new(transport: Box<dyn Transport>) -> Self {
-        Self { transport }
+    pub const fn new(device: Option<String>) -> Self {
+        Self {
+            device,
+            transport: None,
+        }
+    }
+
+    fn transport(&mut self) -> Result<&mut Box<dyn Transport>> {
+        if self.transport.is_none() {
+            let device = Device::resolve(self.device.as_deref())?;
+            self.transport = Some(transport::open(&device)?);
+        }
+        self.transport
+            .as_mut()
+            .ok_or_else(|| Error::BadReply("no transport".into()))
     }
 
     /// Sends one request; `op` names it in errors.
@@ -99,7 +115,7 @@ impl Client {
         let mut capacity = DEFAULT_REPLY_CAPACITY;
         loop {
             let out_len = u32::try_from(capacity).unwrap_or(u32::MAX);
-            let reply = self.transport.call(req.code(), &input, out_len)?;
+            let reply = self.transport()?.call(req.code(), &input, out_len)?;
             if reply.output.is_empty() {
                 return Err(match reply.ntstatus {
                     STATUS_ACCESS_DENIED => {

@@ -19,7 +19,6 @@ use crate::config::{self, Current};
 use crate::error::{Error, Result};
 use crate::output::{opt, print, print_json, table};
 use crate::spec::{self, flag};
-use crate::transport::{self, Device};
 
 /// Runs a parsed command line.
 ///
@@ -32,8 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Apply(a) => Some(read_config(a)?),
         _ => None,
     };
-    let device = Device::resolve(cli.device.as_deref())?;
-    let mut client = Client::new(transport::open(&device)?);
+    let mut client = Client::new(cli.device.clone());
     let json = cli.json;
     match cli.command {
         Command::Interfaces => interfaces(&mut client, json),
@@ -259,9 +257,9 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
             id,
             spec: opts,
         } => {
-            let a = one_adapter(client, &adapter)?;
             let mut spec = FlowSpec::best_effort(String::new());
             opts.fields(Some(name.clone())).apply_to(&mut spec, &flag)?;
+            let a = one_adapter(client, &adapter)?;
             let id = client.add_flow(
                 a.id,
                 FlowDef {
@@ -284,8 +282,6 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
             rename,
             spec: opts,
         } => {
-            let a = one_adapter(client, &adapter)?;
-            let current = find_flow(client, &a, &flow)?;
             let fields = opts.fields(rename);
             if fields.is_empty() {
                 return Err(Error::invalid(
@@ -293,6 +289,10 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
                     "nothing to change (hint: give e.g. --rate 20mbit or --peak none)",
                 ));
             }
+            // Check the values before looking anything up.
+            fields.apply_to(&mut FlowSpec::best_effort(String::new()), &flag)?;
+            let a = one_adapter(client, &adapter)?;
+            let current = find_flow(client, &a, &flow)?;
             let mut spec = current.spec.clone();
             fields.apply_to(&mut spec, &flag)?;
             client.modify_flow(
@@ -436,6 +436,7 @@ fn filter(client: &mut Client, cmd: FilterCmd, json: bool) -> Result<()> {
             vlan,
         } => {
             let fields = FilterCmd::fields(&matching, inbound_dscp.as_ref(), vlan.as_ref());
+            fields.build(0, &flag)?;
             let a = one_adapter(client, &adapter)?;
             let target = find_flow(client, &a, &flow)?;
             let filters = fields.build(target.id, &flag)?;
@@ -749,13 +750,17 @@ fn map(client: &mut Client, cmd: MapCmd, json: bool) -> Result<()> {
                     "nothing to change (hint: e.g. tcctl map set guaranteed.dscp=46, or --defaults)",
                 ));
             }
+            let loc = |k: &str| k.to_owned();
+            let mut check = MappingTables::default();
+            for (k, v) in &pairs {
+                spec::set_map_entry(&mut check, k, v, &loc)?;
+            }
             let a = one_adapter(client, &adapter)?;
             let mut m = if defaults {
                 MappingTables::default()
             } else {
                 client.maps(a.id)?
             };
-            let loc = |k: &str| k.to_owned();
             for (k, v) in pairs {
                 spec::set_map_entry(&mut m, k, v, &loc)?;
             }
