@@ -142,16 +142,15 @@ fn insert_sorted<T>(v: &mut Vec<T>, item: T, key: impl Fn(&T) -> u32) {
 }
 
 /// Picks a free id: `*next` if free, else the next free one above it, else
-/// the first gap from 1. `taken` must be sorted.
-fn assign_id(next: &mut u32, max: u32, taken: &[u32]) -> Option<u32> {
-    let free = |id: u32| taken.binary_search(&id).is_err();
+/// the first gap from 1.
+fn assign_id(next: &mut u32, max: u32, taken: impl Fn(u32) -> bool) -> Option<u32> {
     let mut id = (*next).max(1);
-    while id <= max && !free(id) {
+    while id <= max && taken(id) {
         id = id.saturating_add(1);
     }
     if id > max {
         id = 1;
-        while id <= max && !free(id) {
+        while id <= max && taken(id) {
             id = id.saturating_add(1);
         }
         if id > max {
@@ -460,8 +459,11 @@ impl<H: DatapathHost> ControlPlane<H> {
         let entry = self.entry(adapter)?;
         let mut next = entry.next_flow;
         let id = if def.id == 0 {
-            let taken: Vec<u32> = entry.config.flows.iter().map(|(id, _)| *id).collect();
-            assign_id(&mut next, MAX_USER_ID, &taken).ok_or_else(|| {
+            let flows = &entry.config.flows;
+            assign_id(&mut next, MAX_USER_ID, |id| {
+                flows.binary_search_by_key(&id, |(i, _)| *i).is_ok()
+            })
+            .ok_or_else(|| {
                 cerr(ConfigError::new(
                     ErrorKind::LimitExceeded,
                     Object::Adapter,
@@ -561,8 +563,11 @@ impl<H: DatapathHost> ControlPlane<H> {
         let entry = self.entry(adapter)?;
         let mut next = entry.next_filter;
         if f.id == 0 {
-            let taken: Vec<u32> = entry.config.filters.iter().map(|f| f.id).collect();
-            f.id = assign_id(&mut next, MAX_USER_ID, &taken).ok_or_else(|| {
+            let filters = &entry.config.filters;
+            f.id = assign_id(&mut next, MAX_USER_ID, |id| {
+                filters.binary_search_by_key(&id, |f| f.id).is_ok()
+            })
+            .ok_or_else(|| {
                 cerr(ConfigError::new(
                     ErrorKind::LimitExceeded,
                     Object::Adapter,
@@ -635,8 +640,11 @@ impl<H: DatapathHost> ControlPlane<H> {
         let entry = self.entry(adapter)?;
         let mut next = entry.next_policy;
         if x.id == 0 {
-            let taken: Vec<u32> = entry.config.policies.iter().map(|x| x.id).collect();
-            x.id = assign_id(&mut next, MAX_POLICY_ID, &taken).ok_or_else(|| {
+            let policies = &entry.config.policies;
+            x.id = assign_id(&mut next, MAX_POLICY_ID, |id| {
+                policies.binary_search_by_key(&id, |x| x.id).is_ok()
+            })
+            .ok_or_else(|| {
                 cerr(ConfigError::new(
                     ErrorKind::LimitExceeded,
                     Object::Adapter,
