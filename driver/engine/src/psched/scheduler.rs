@@ -322,18 +322,23 @@ impl<P> Scheduler<P> {
     fn note_shaper(&mut self) {
         let s = &mut self.stats.shaper;
         s.max_packets_in_shaper = s.max_packets_in_shaper.max(self.in_shaper);
-        s.average_packets_in_shaper = self.avg_shaper.sample(self.in_shaper);
     }
 
     fn note_sequencer(&mut self) {
         let s = &mut self.stats.sequencer;
         s.max_packets_in_sequencer = s.max_packets_in_sequencer.max(self.in_sequencer);
-        s.average_packets_in_sequencer = self.avg_sequencer.sample(self.in_sequencer);
     }
 
     fn note_netcard(&mut self) {
         let s = &mut self.stats.sequencer;
         s.max_packets_in_netcard = s.max_packets_in_netcard.max(self.outstanding);
+    }
+
+    /// Samples the three averages; called once per packet handed out.
+    fn sample_averages(&mut self) {
+        self.stats.shaper.average_packets_in_shaper = self.avg_shaper.sample(self.in_shaper);
+        let s = &mut self.stats.sequencer;
+        s.average_packets_in_sequencer = self.avg_sequencer.sample(self.in_sequencer);
         s.average_packets_in_netcard = self.avg_netcard.sample(self.outstanding);
     }
 
@@ -381,10 +386,15 @@ impl<P> Scheduler<P> {
         let Some(fs) = self.flows.get_mut(f) else {
             return Err((pkt, DropReason::QueuePackets));
         };
-        let nonconforming = match dest {
+        // Counted first: the push below cannot fail (a slot is free).
+        let st = &mut fs.stats;
+        st.packets_scheduled = st.packets_scheduled.saturating_add(1);
+        st.bytes_scheduled = st.bytes_scheduled.saturating_add(bytes64);
+        self.held_bytes = self.held_bytes.saturating_add(bytes64);
+        match dest {
             Dest::Shaper(deadline) => {
                 if let Err(pkt) = self.slab.push_back(&mut fs.shaper, pkt, ip_bytes) {
-                    return Err((pkt, self.count_drop(f, DropReason::QueuePackets)));
+                    return Err((pkt, DropReason::QueuePackets));
                 }
                 fs.stats.max_packets_in_shaper =
                     fs.stats.max_packets_in_shaper.max(fs.shaper.len());
@@ -395,23 +405,22 @@ impl<P> Scheduler<P> {
                 }
                 self.in_shaper = self.in_shaper.saturating_add(1);
                 self.note_shaper();
-                false
             }
             Dest::Seq { nonconforming } => {
-                if let Err(pkt) = self.seq_push(f, nonconforming, pkt, ip_bytes) {
-                    return Err((pkt, self.count_drop(f, DropReason::QueuePackets)));
+                let level = if nonconforming {
+                    st.nonconforming_packets_scheduled =
+                        st.nonconforming_packets_scheduled.saturating_add(1);
+                    Level::NonConforming
+                } else {
+                    fs.level
+                };
+                let qid = u32::try_from(f)
+                    .ok()
+                    .and_then(|f| f.checked_mul(2))
+                    .map_or(NIL, |q| q | u32::from(nonconforming));
+                if let Err(pkt) = self.seq_push(qid, level, pkt, ip_bytes) {
+                    return Err((pkt, DropReason::QueuePackets));
                 }
-                nonconforming
-            }
-        };
-        self.held_bytes = self.held_bytes.saturating_add(bytes64);
-        if let Some(fs) = self.flows.get_mut(f) {
-            let s = &mut fs.stats;
-            s.packets_scheduled = s.packets_scheduled.saturating_add(1);
-            s.bytes_scheduled = s.bytes_scheduled.saturating_add(bytes64);
-            if nonconforming {
-                s.nonconforming_packets_scheduled =
-                    s.nonconforming_packets_scheduled.saturating_add(1);
             }
         }
         Ok(())
@@ -497,7 +506,13 @@ impl<P> Scheduler<P> {
 
     /// Appends `qid` to its level's active list (it just became non-empty).
     fn activate(&mut self, qid: u32) {
-        let level = self.level_of(qid).index();
+        let level = self.level_of(qid);
+        self.activate_at(qid, level);
+    }
+
+    /// [`Self::activate`] when the caller knows the queue's level.
+    fn activate_at(&mut self, qid: u32, level: Level) {
+        let level = level.index();
         let quantum = self.quantum;
         let Some(sq) = self.seq.get_mut(idx(qid)) else {
             return;
@@ -523,19 +538,14 @@ impl<P> Scheduler<P> {
         self.nonempty |= 1 << level;
     }
 
-    /// Puts a packet in flow `f`'s sequencer queue (conforming or not).
-    fn seq_push(&mut self, f: usize, nonconforming: bool, pkt: P, bytes: u32) -> Result<(), P> {
-        let qid = u32::try_from(f)
-            .ok()
-            .and_then(|f| f.checked_mul(2))
-            .and_then(|q| q.checked_add(u32::from(nonconforming)))
-            .unwrap_or(NIL);
+    /// Puts a packet in sequencer queue `qid` (of level `level`).
+    fn seq_push(&mut self, qid: u32, level: Level, pkt: P, bytes: u32) -> Result<(), P> {
         let Some(sq) = self.seq.get_mut(idx(qid)) else {
             return Err(pkt);
         };
         self.slab.push_back(&mut sq.fifo, pkt, bytes)?;
         if !sq.active {
-            self.activate(qid);
+            self.activate_at(qid, level);
         }
         self.in_sequencer = self.in_sequencer.saturating_add(1);
         self.note_sequencer();
@@ -669,12 +679,15 @@ impl<P> Scheduler<P> {
                 Verdict::At(t3) => t3,
                 Verdict::Never => fs.conformer.last(),
             });
-        if !conforming {
+        let level = if conforming {
+            fs.level
+        } else {
             fs.stats.nonconforming_packets_scheduled =
                 fs.stats.nonconforming_packets_scheduled.saturating_add(1);
-        }
+            Level::NonConforming
+        };
         if !sq.active {
-            self.activate(u32::try_from(qid).unwrap_or(NIL));
+            self.activate_at(u32::try_from(qid).unwrap_or(NIL), level);
         }
         self.in_shaper = self.in_shaper.saturating_sub(1);
         self.in_sequencer = self.in_sequencer.saturating_add(1);
@@ -713,8 +726,8 @@ impl<P> Scheduler<P> {
             s.nonconforming_packets_transmitted =
                 s.nonconforming_packets_transmitted.saturating_add(1);
         }
-        self.note_sequencer();
         self.note_netcard();
+        self.sample_averages();
         Some(Released {
             pkt,
             flow: (f < self.flow_count()).then_some(f),
@@ -725,7 +738,6 @@ impl<P> Scheduler<P> {
     /// The miniport completed `n` packets handed out by `dequeue`.
     pub fn send_completed(&mut self, n: u32) {
         self.outstanding = self.outstanding.saturating_sub(n);
-        self.note_netcard();
     }
 
     /// The earliest deadline among shaped packets: arm one timer for it and

@@ -2,9 +2,10 @@
 //! PS_FLOW_STATS, PS_CONFORMER_STATS, PS_SHAPER_STATS, PS_DRRSEQ_STATS) in
 //! snake case, plus drop counts per reason.
 //!
-//! Averages are exponentially weighted moving averages sampled at every
-//! change of the quantity they follow (each packet in or out), with weight
-//! 1/32, in integer arithmetic (the value is kept scaled by 256).
+//! Maxima are exact (updated at every change). Averages are exponentially
+//! weighted moving averages sampled once per packet handed out (`dequeue`),
+//! i.e. the queue length as the packets sent see it, with weight 1/32, in
+//! integer arithmetic (the value is kept scaled by 256).
 
 use super::DropReason;
 

@@ -1,0 +1,199 @@
+//! Benchmarks of the packet scheduler (`engine::psched`): cost per packet of
+//! conform + enqueue + dequeue (+ the mark decision, `engine::mark::decide`),
+//! with 10 and 10,000 active flows.
+//!
+//! Scenarios (each timed per packet with `iter_custom`: criterion's time is
+//! the time of `iters` packets, so "time" reads as ns per packet):
+//! - `policed`: borrow-mode flows with a rate (the conformer runs on every
+//!   packet, some packets are non-conforming), one packet in, one out, flows
+//!   picked from a shuffled trace;
+//! - `policed+mark`: the same plus `mark::decide` on the released packet;
+//! - `shaped`: every flow backlogged in the shaper (8 packets each); each
+//!   released packet is replaced by a new one of the same flow, the clock
+//!   advancing so that about one packet is due per step: every packet goes
+//!   through the deadline heap;
+//! - `unclassified`: best effort without a flow (the floor).
+//!
+//! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`):
+//! the build machine is shared, and wall time would count other processes'
+//! slices.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::mark::{MarkMaps, decide};
+use qos_engine::psched::{Limits, Scheduler};
+use qos_engine::time::TICKS_PER_SEC;
+
+/// CPU time of this thread (`CLOCK_THREAD_CPUTIME_ID`), wall time if that
+/// clock fails.
+#[derive(Clone, Copy)]
+struct Clock(Option<Duration>, Instant);
+
+fn cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+impl Clock {
+    fn now() -> Self {
+        Self(cpu_time(), Instant::now())
+    }
+    fn elapsed(self) -> Duration {
+        match (self.0, cpu_time()) {
+            (Some(a), Some(b)) => b - a,
+            _ => self.1.elapsed(),
+        }
+    }
+}
+
+/// xorshift64*.
+fn rng(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+const TYPES: [ServiceType; 4] = [
+    ServiceType::BestEffort,
+    ServiceType::ControlledLoad,
+    ServiceType::Guaranteed,
+    ServiceType::Qualitative,
+];
+
+fn specs(n: usize, mode: SdMode, rate: u64) -> Vec<(u32, FlowSpec)> {
+    (0..n)
+        .map(|i| {
+            (
+                i as u32,
+                FlowSpec {
+                    service_type: TYPES[i % TYPES.len()],
+                    token_rate: Some(rate),
+                    bucket: 3000,
+                    mode: Some(mode),
+                    ..FlowSpec::best_effort("bench")
+                },
+            )
+        })
+        .collect()
+}
+
+fn limits(queue_packets: u32) -> Limits {
+    Limits {
+        queue_packets,
+        queue_bytes: u64::MAX,
+        max_outstanding: 1 << 20,
+    }
+}
+
+fn trace(n: usize) -> Vec<usize> {
+    let mut s = 0x1234_5678_9ABC_DEF1u64;
+    (0..65_536)
+        .map(|_| (rng(&mut s) % n as u64) as usize)
+        .collect()
+}
+
+/// One packet in, one out: the conformer decides on every packet.
+fn policed(n: usize, mark: bool) -> impl FnMut(u64) -> Duration {
+    // Each flow gets ~1 packet per n ticks on average; a 1000-byte packet per
+    // n ticks is 10^10/n B/s: at half that, about half the packets conform.
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let maps = MarkMaps::default();
+    let t = trace(n);
+    let mut now = 0u64;
+    move |iters| {
+        let start = Clock::now();
+        for i in 0..iters {
+            now += 1;
+            let f = t[(i as usize) & 0xFFFF];
+            let _ = s.enqueue(now, Some(f), 1000, i);
+            let r = s.dequeue(now).unwrap();
+            s.send_completed(1);
+            if mark {
+                let spec = &flows[r.flow.unwrap()].1;
+                black_box(decide(&maps, spec, r.conforming));
+            }
+            black_box(r);
+        }
+        start.elapsed()
+    }
+}
+
+/// Every flow backlogged in the shaper; each release is replaced.
+fn shaped(n: usize) -> impl FnMut(u64) -> Duration {
+    // n flows at r B/s with 1000-byte packets release n*r/1000 packets/s;
+    // one step of `dt` ticks then releases one packet on average.
+    let rate = 1_000_000u64;
+    let dt = (1000 * TICKS_PER_SEC / (n as u64 * rate)).max(1);
+    let flows = specs(n, SdMode::Shape, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits((n * 8 + 1024) as u32)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let mut now = 0u64;
+    for f in 0..n {
+        for k in 0..8 {
+            s.enqueue(0, Some(f), 1000, k).unwrap();
+        }
+    }
+    // Spend the initial buckets so every flow waits on the heap.
+    while let Some(r) = s.dequeue(now) {
+        s.send_completed(1);
+        s.enqueue(now, r.flow, 1000, 0).unwrap();
+    }
+    move |iters| {
+        let start = Clock::now();
+        let mut released = 0;
+        while released < iters {
+            now += dt;
+            while let Some(r) = s.dequeue(now) {
+                s.send_completed(1);
+                let _ = s.enqueue(now, r.flow, 1000, released);
+                black_box(&r);
+                released += 1;
+            }
+        }
+        // Time per packet: scale to exactly `iters` packets.
+        start.elapsed().mul_f64(iters as f64 / released as f64)
+    }
+}
+
+fn unclassified() -> impl FnMut(u64) -> Duration {
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    move |iters| {
+        let start = Clock::now();
+        for i in 0..iters {
+            let _ = s.enqueue(i, None, 1000, i);
+            black_box(s.dequeue(i));
+            s.send_completed(1);
+        }
+        start.elapsed()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("psched per packet");
+    g.bench_function("unclassified", |b| b.iter_custom(unclassified()));
+    for n in [10, 10_000] {
+        g.bench_function(format!("policed/{n} flows"), |b| {
+            b.iter_custom(policed(n, false))
+        });
+        g.bench_function(format!("policed+mark/{n} flows"), |b| {
+            b.iter_custom(policed(n, true))
+        });
+        g.bench_function(format!("shaped/{n} flows"), |b| b.iter_custom(shaped(n)));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

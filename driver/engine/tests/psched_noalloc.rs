@@ -1,0 +1,100 @@
+//! The datapath never allocates: enqueue, dequeue, send_completed and
+//! next_event run under a counting global allocator, for shaped, policed and
+//! unclassified traffic, including drops and shaper releases.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::psched::{Limits, Scheduler};
+use qos_engine::time::TICKS_PER_MS;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn datapath_does_not_allocate() {
+    let mk = |st, mode, rate| FlowSpec {
+        service_type: st,
+        token_rate: Some(rate),
+        bucket: 3000,
+        mode: Some(mode),
+        ..FlowSpec::best_effort("f")
+    };
+    let flows: Vec<(u32, FlowSpec)> = (0..300)
+        .map(|i| {
+            let spec = match i % 4 {
+                0 => mk(ServiceType::Guaranteed, SdMode::Shape, 50_000),
+                1 => mk(ServiceType::ControlledLoad, SdMode::Borrow, 50_000),
+                2 => mk(ServiceType::NetworkControl, SdMode::Discard, 50_000),
+                _ => mk(ServiceType::Qualitative, SdMode::BorrowPlus, 50_000),
+            };
+            (i, spec)
+        })
+        .collect();
+    let mut s: Scheduler<u32> = Scheduler::new(Limits {
+        queue_packets: 512,
+        queue_bytes: 400_000,
+        max_outstanding: 8,
+    })
+    .unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let mut x = 7u32;
+    let (mut ok, mut dropped, mut sent) = (0, 0, 0);
+    COUNTING.store(true, Ordering::SeqCst);
+    let mut now = 0;
+    for i in 0..200_000u32 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let flow = (x % 301 != 300).then_some((x % 300) as usize);
+        match s.enqueue(now, flow, 64 + x % 1400, i) {
+            Ok(()) => ok += 1,
+            Err(_) => dropped += 1,
+        }
+        if i % 3 == 0 {
+            while let Some(r) = s.dequeue(now) {
+                std::hint::black_box(r);
+                sent += 1;
+            }
+            s.send_completed(x % 9);
+            std::hint::black_box(s.next_event());
+            now += TICKS_PER_MS / 10;
+        }
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    assert_eq!(
+        ALLOCS.load(Ordering::SeqCst),
+        0,
+        "allocations on the datapath"
+    );
+    assert!(ok > 0 && dropped > 0 && sent > 0, "{ok} {dropped} {sent}");
+    assert!(s.stats().shaper.max_packets_in_shaper > 0);
+}
