@@ -1,6 +1,6 @@
 //! Ethernet II header and 802.1Q / 802.1ad tags.
 //!
-//! Views are over fixed-size arrays (see [`super::cursor`]): once a view
+//! Views are over fixed-size arrays (see the private `cursor` module): once a view
 //! exists, no accessor can go out of bounds.
 
 use super::VlanTag;

@@ -54,9 +54,10 @@
 //! # Cost
 //!
 //! No allocation. Headers in the first slice are read in place; a header
-//! that straddles slices is copied into a stack array of its size (see
-//! [`cursor`]). The typed views ([`ethernet`], [`ipv4`], [`ipv6`], [`l4`])
-//! are over fixed-size arrays, so their accessors cannot go out of bounds.
+//! that straddles slices is copied into a stack array of its size (the
+//! private `cursor` module). The typed views ([`ethernet`], [`ipv4`],
+//! [`ipv6`], [`l4`]) are over fixed-size arrays, so their accessors cannot
+//! go out of bounds.
 
 pub(crate) mod cursor;
 pub mod ethernet;
