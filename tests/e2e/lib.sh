@@ -19,6 +19,7 @@ NS_M=${NS_M:-qle-mid}
 NS_R=${NS_R:-qle-rcv}
 E2E_RUN=${E2E_RUN:-/run/qoslwf-e2e}
 CTL_SOCK=$E2E_RUN/ctl.sock
+LWFHOST_STATS=$E2E_RUN/lwfhost.stats
 S4=10.200.1.1
 R4=10.200.1.2
 S6=fd00:200:1::1
@@ -107,7 +108,11 @@ start_lwfhost() { # driver|passthrough [extra lwfhost args]
   local mode=${1:-driver} extra=("${@:2}")
   [ "$mode" = passthrough ] && extra+=(--passthrough)
   rm -f "$CTL_SOCK" "$E2E_RUN/lwfhost.log"
-  bg in_m "$BIN/lwfhost" --inner vA --outer vB --socket "$CTL_SOCK" "${extra[@]}" 2>"$E2E_RUN/lwfhost.log"
+  # Real-time priority for the bump's threads (opt-in: LWFHOST_RT=1): on
+  # 2 shared vCPUs, wakeup latency behind iperf3 dominates the RTT tail.
+  local rt=()
+  [ "${LWFHOST_RT:-0}" = 1 ] && command -v chrt >/dev/null && rt=(chrt -f 10)
+  bg in_m "${rt[@]}" "$BIN/lwfhost" --inner vA --outer vB --socket "$CTL_SOCK" --stats-file "$LWFHOST_STATS" "${extra[@]}" 2>"$E2E_RUN/lwfhost.log"
   LWFHOST_PID=${E2E_PIDS[-1]}
   local i
   for i in $(seq 100); do
@@ -117,6 +122,14 @@ start_lwfhost() { # driver|passthrough [extra lwfhost args]
   done
   die "lwfhost did not open $CTL_SOCK"
 }
+
+# One counter from lwfhost's stats file (written every 100 ms).
+lwfhost_stat() { awk -v k="$1" '$1 == k { print $2 }' "$LWFHOST_STATS" 2>/dev/null || echo 0; }
+# vB's transmit drops (veth: the receiver's backlog was full).
+vb_tx_dropped() { in_m cat /sys/class/net/vB/statistics/tx_dropped; }
+# UDP datagrams the receiver's kernel dropped because a socket buffer was full
+# (the receiving iperf3 did not get the CPU in time).
+rcv_udp_rcvbuf_errors() { in_r awk '/^Udp:/ { n++; if (n == 2) print $6 }' /proc/net/snmp; }
 
 # The lwfhost process itself (ip netns exec execs, so the pid is lwfhost's).
 lwfhost_signal() { kill "-$1" "$LWFHOST_PID"; }

@@ -42,11 +42,12 @@ struct Args {
     socket: Option<PathBuf>,
     passthrough: bool,
     static_config: Option<PathBuf>,
+    stats_file: Option<PathBuf>,
     link_speed_bps: u64,
 }
 
 const USAGE: &str = "usage: lwfhost --inner IFACE --outer IFACE [--socket PATH] [--passthrough] \
-     [--link-speed BPS] [--static-config FILE]";
+     [--link-speed BPS] [--static-config FILE] [--stats-file FILE]";
 
 fn parse_args() -> Result<Args, String> {
     let mut inner = None;
@@ -54,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
     let mut socket = None;
     let mut passthrough = false;
     let mut static_config = None;
+    let mut stats_file = None;
     let mut link_speed_bps = 1_000_000_000u64;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -67,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             "--socket" => socket = Some(PathBuf::from(value("--socket")?)),
             "--passthrough" => passthrough = true,
             "--static-config" => static_config = Some(PathBuf::from(value("--static-config")?)),
+            "--stats-file" => stats_file = Some(PathBuf::from(value("--stats-file")?)),
             "--link-speed" => {
                 let v = value("--link-speed")?;
                 link_speed_bps = v
@@ -83,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
         socket,
         passthrough,
         static_config,
+        stats_file,
         link_speed_bps,
     })
 }
@@ -143,6 +147,8 @@ trait Core: Send + Sync {
     fn ioctl(&self, code: u32, input: &[u8], output_len: usize) -> (u32, Vec<u8>);
     /// Extra lines for the exit report.
     fn report(&self) -> Vec<String>;
+    /// Counters for the stats file (`name value`).
+    fn counters(&self) -> Vec<(&'static str, u64)>;
 }
 
 /// Bridges frames unchanged (no driver).
@@ -191,6 +197,9 @@ impl Core for Passthrough {
     fn report(&self) -> Vec<String> {
         vec!["core: passthrough (no driver)".to_owned()]
     }
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Reads frames from `port` forever and hands them to `deliver`.
@@ -207,6 +216,41 @@ fn pump(port: &RawPort, counters: &DirCounters, deliver: impl Fn(&[u8])) -> io::
         if let Some(frame) = buf.get(..r.len) {
             deliver(frame);
         }
+    }
+}
+
+/// Writes every counter as `name value` lines to `path` (atomically: a
+/// temporary file renamed over it), so scripts can take deltas.
+fn write_stats(path: &std::path::Path, wire: &Wire, core: &dyn Core) {
+    let mut text = String::new();
+    let dirs = [
+        ("inner_rx", &wire.up_in),
+        ("outer_tx", &wire.down_out),
+        ("outer_rx", &wire.down_in),
+        ("inner_tx", &wire.up_out),
+    ];
+    for (name, c) in dirs {
+        text.push_str(&format!(
+            "{name}_frames {}\n{name}_bytes {}\n{name}_dropped {}\n",
+            c.frames.load(Ordering::Relaxed),
+            c.bytes.load(Ordering::Relaxed),
+            c.dropped.load(Ordering::Relaxed)
+        ));
+    }
+    text.push_str(&format!(
+        "inner_kernel_drops {}\n",
+        wire.inner.kernel_drops()
+    ));
+    text.push_str(&format!(
+        "outer_kernel_drops {}\n",
+        wire.outer.kernel_drops()
+    ));
+    for (name, v) in core.counters() {
+        text.push_str(&format!("{name} {v}\n"));
+    }
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
     }
 }
 
@@ -339,7 +383,14 @@ fn run(args: &Args) -> Result<(), String> {
         }
     );
 
+    let mut last_stats = std::time::Instant::now();
     while !SIG_STOP.load(Ordering::SeqCst) {
+        if let Some(path) = &args.stats_file {
+            if last_stats.elapsed() >= Duration::from_millis(100) {
+                last_stats = std::time::Instant::now();
+                write_stats(path, &wire, core.as_ref());
+            }
+        }
         if SIG_PAUSE.swap(false, Ordering::SeqCst) {
             match core.pause() {
                 Ok(()) => eprintln!("lwfhost: paused"),
@@ -373,6 +424,14 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(path) = &args.socket {
         let _ = std::fs::remove_file(path);
     }
+    if let Some(path) = &args.stats_file {
+        write_stats(path, &wire, core.as_ref());
+    }
+    eprintln!(
+        "lwfhost: kernel drops on the packet sockets: inner={} outer={}",
+        wire.inner.kernel_drops(),
+        wire.outer.kernel_drops()
+    );
     eprintln!("lwfhost: {}", wire.up_in.line("inner rx"));
     eprintln!("lwfhost: {}", wire.down_out.line("outer tx"));
     eprintln!("lwfhost: {}", wire.down_in.line("outer rx"));

@@ -236,6 +236,25 @@ impl Core for DriverCore {
         rx.recv().unwrap_or((STATUS_DEVICE_NOT_READY, Vec::new()))
     }
 
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let by_status = self.adapter.completion_counts();
+        let ok = by_status.get(&NDIS_STATUS_SUCCESS).copied().unwrap_or(0);
+        let failed = by_status
+            .iter()
+            .filter(|(st, _)| **st != NDIS_STATUS_SUCCESS)
+            .map(|(_, n)| *n)
+            .sum();
+        vec![
+            ("driver_sent_down", self.adapter.sent_down()),
+            ("driver_completed_ok", ok),
+            ("driver_completed_failed", failed),
+            (
+                "dropped_while_paused",
+                self.dropped_paused.load(Ordering::Relaxed),
+            ),
+        ]
+    }
+
     fn report(&self) -> Vec<String> {
         let lines = vec![
             "core: qoslwf driver (simulated NDIS, real time)".to_owned(),

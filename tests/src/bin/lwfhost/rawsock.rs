@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `ETH_P_ALL` in network byte order, as `socket(2)` and `bind(2)` want it.
 const ETH_P_ALL_BE: u16 = (libc::ETH_P_ALL as u16).to_be();
@@ -33,6 +34,9 @@ pub struct Received {
 pub struct RawPort {
     fd: OwnedFd,
     name: String,
+    /// Frames the kernel dropped because this socket's buffer was full,
+    /// summed over reads of PACKET_STATISTICS (each read resets them).
+    kernel_drops: AtomicU64,
 }
 
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -128,6 +132,7 @@ impl RawPort {
         Ok(Self {
             fd,
             name: name.to_owned(),
+            kernel_drops: AtomicU64::new(0),
         })
     }
 
@@ -214,6 +219,30 @@ impl RawPort {
             len,
             csum_not_ready,
         }))
+    }
+
+    /// Frames the kernel dropped on this socket so far (receive buffer full).
+    pub fn kernel_drops(&self) -> u64 {
+        let mut st = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: `st` and `len` are valid for the kernel to fill.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&raw mut st).cast(),
+                &raw mut len,
+            )
+        };
+        if rc == 0 {
+            self.kernel_drops
+                .fetch_add(u64::from(st.tp_drops), Ordering::Relaxed);
+        }
+        self.kernel_drops.load(Ordering::Relaxed)
     }
 
     /// Transmits one whole Ethernet frame on the interface.
