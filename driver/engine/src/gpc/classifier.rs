@@ -51,7 +51,7 @@ use super::table::{EMPTY_SLOT, TupleTable};
 use super::validate::validate_filter;
 use super::{Filter, FilterId};
 use crate::error::{ConfigError, ErrorKind, Field, Object};
-use crate::packet::{Family, FlowKey};
+use crate::packet::{Family, FlowKey, L4};
 
 /// Most filters a bucket takes before placement looks for (or makes)
 /// another table (default of [`Tuning::bucket_limit`]).
@@ -173,43 +173,62 @@ fn place<A: Addr>(
     tuning: Tuning,
 ) {
     let rule = Rule::<A>::new(f, idx);
-    let (src, dst) = (rule.src(), rule.dst());
+    let (src, dst, port) = (rule.src(), rule.dst(), rule.single_dport());
+    let dport = port.unwrap_or(0);
     let add = |t: &mut TupleTable<A>| {
-        let tag = t.tag(src, dst);
+        let tag = t.tag(src, dst, dport);
         match mode {
             Mode::Stage => t.stage(tag, rule),
             Mode::Insert => t.insert(tag, rule),
         }
     };
     for t in tables.iter_mut() {
-        if t.accepts(f.src.len, f.dst.len) && t.bucket_len(t.tag(src, dst)) < tuning.bucket_limit {
+        if t.accepts(f.src.len, f.dst.len, port)
+            && t.bucket_len(t.tag(src, dst, dport)) < tuning.bucket_limit
+        {
             add(t);
             return;
         }
     }
-    let exists = |tables: &[TupleTable<A>], s: u8, d: u8| {
+    let exists = |tables: &[TupleTable<A>], s: u8, d: u8, by_port: bool| {
         tables
             .iter()
-            .position(|t| t.src_bits == s && t.dst_bits == d)
+            .position(|t| t.src_bits == s && t.dst_bits == d && t.by_port == by_port)
     };
     // The ladder: lengths rounded to the step, then to half the step, ...,
     // then exact; the first tuple without a table gets a new one.
     let mut step = tuning.relax_step.max(1);
     loop {
         let (s, d) = (relax(f.src.len, step), relax(f.dst.len, step));
-        match exists(tables, s, d) {
+        let new_table = |tables: &mut Vec<TupleTable<A>>, by_port: bool| {
+            let mut t = TupleTable::new(s, d, by_port);
+            if mode == Mode::Insert {
+                t.finish();
+            }
+            add(&mut t);
+            tables.push(t);
+        };
+        match exists(tables, s, d, false) {
             None => {
-                let mut t = TupleTable::new(s, d);
-                if mode == Mode::Insert {
-                    t.finish();
-                }
-                add(&mut t);
-                tables.push(t);
+                new_table(tables, false);
                 return;
             }
             Some(p) if step <= 1 => {
-                // Every tuple on the ladder is full for this key: only
-                // filters on the same addresses pile up here.
+                // Every tuple on the ladder is full for this key: filters
+                // on the same addresses pile up. A filter with a single
+                // destination port goes to the by-port table of the tuple
+                // (keyed on the port too); others join the pile.
+                let p = if port.is_some() {
+                    match exists(tables, s, d, true) {
+                        None => {
+                            new_table(tables, true);
+                            return;
+                        }
+                        Some(q) => q,
+                    }
+                } else {
+                    p
+                };
                 if let Some(t) = tables.get_mut(p) {
                     add(t);
                 }
@@ -230,6 +249,10 @@ const READ_AHEAD: usize = 8;
 /// loads do not depend on each other, so their cache misses overlap.
 #[inline]
 fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u32 {
+    let dport = match key.l4 {
+        L4::Ports { dst, .. } => Some(dst),
+        L4::None | L4::Icmp { .. } => None,
+    };
     let mut best = u32::MAX;
     for group in tables.chunks(READ_AHEAD) {
         if group.first().is_none_or(|t| t.min >= best) {
@@ -237,8 +260,14 @@ fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u
         }
         let mut homes = [(0u32, EMPTY_SLOT); READ_AHEAD];
         for (h, t) in homes.iter_mut().zip(group) {
-            let tag = t.tag(src, dst);
-            *h = (tag, t.home(tag));
+            // A by-port table holds only filters that need ports.
+            if t.by_port && dport.is_none() {
+                continue;
+            }
+            let tag = t.tag(src, dst, dport.unwrap_or(0));
+            if t.may_hold(tag) {
+                *h = (tag, t.home(tag));
+            }
         }
         for (t, &(tag, home)) in group.iter().zip(homes.iter()) {
             if t.min >= best {
@@ -258,7 +287,8 @@ fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u
     best
 }
 
-/// [`lookup`] without read-ahead, counting the work.
+/// [`lookup`] without read-ahead, counting the work (tables whose Bloom
+/// filter rules the key out are not counted as probed).
 fn lookup_counting<A: Addr>(
     tables: &[TupleTable<A>],
     src: A,
@@ -266,13 +296,24 @@ fn lookup_counting<A: Addr>(
     key: &FlowKey,
     cost: &mut LookupCost,
 ) -> u32 {
+    let dport = match key.l4 {
+        L4::Ports { dst, .. } => Some(dst),
+        L4::None | L4::Icmp { .. } => None,
+    };
     let mut best = u32::MAX;
     for t in tables {
         if t.min >= best {
             break;
         }
+        if t.by_port && dport.is_none() {
+            continue;
+        }
+        let tag = t.tag(src, dst, dport.unwrap_or(0));
+        if !t.may_hold(tag) {
+            continue;
+        }
         cost.tables = cost.tables.saturating_add(1);
-        for r in t.bucket(t.tag(src, dst)) {
+        for r in t.bucket(tag) {
             if r.idx >= best {
                 break;
             }
@@ -290,7 +331,10 @@ fn lookup_counting<A: Addr>(
 fn unplace<A: Addr>(tables: &mut Vec<TupleTable<A>>, f: &Filter, idx: u32) {
     let rule = Rule::<A>::new(f, idx);
     for t in tables.iter_mut() {
-        if t.accepts(f.src.len, f.dst.len) && t.remove(t.tag(rule.src(), rule.dst()), idx) {
+        let port = rule.single_dport();
+        if t.accepts(f.src.len, f.dst.len, port)
+            && t.remove(t.tag(rule.src(), rule.dst(), port.unwrap_or(0)), idx)
+        {
             break;
         }
     }
@@ -581,8 +625,9 @@ impl Classifier {
                     let f = &filters[r.idx as usize];
                     assert_eq!(f.family, fam);
                     assert_eq!(*r, Rule::<A>::new(f, r.idx), "stale rule");
-                    assert!(t.accepts(f.src.len, f.dst.len));
-                    let b = t.bucket(t.tag(r.src(), r.dst()));
+                    let port = r.single_dport();
+                    assert!(t.accepts(f.src.len, f.dst.len, port));
+                    let b = t.bucket(t.tag(r.src(), r.dst(), port.unwrap_or(0)));
                     assert!(b.contains(r), "filter not in its bucket");
                     assert!(b.windows(2).all(|w| w[0].idx < w[1].idx), "bucket unsorted");
                     seen[r.idx as usize] += 1;
@@ -719,8 +764,9 @@ mod tests {
             .collect();
         let c = Classifier::build(&fs).unwrap();
         c.check_invariants();
-        assert_eq!(c.stats().v4_tables, 1);
-        assert_eq!(c.stats().longest_bucket, 50);
+        // 16 in the plain table, the rest in the by-port table, one each.
+        assert_eq!(c.stats().v4_tables, 2);
+        assert_eq!(c.stats().longest_bucket, 16);
         let key = |port| crate::packet::FlowKey {
             family: Family::V4,
             src: 0x0A00_0001,

@@ -248,6 +248,16 @@ impl<A: Addr> Rule<A> {
         }
     }
 
+    /// The destination port when the filter names exactly one (the key of
+    /// `by_port` tables).
+    pub(crate) const fn single_dport(&self) -> Option<u16> {
+        if self.needs_ports && self.dport.0 == self.dport.1 {
+            Some(self.dport.0)
+        } else {
+            None
+        }
+    }
+
     /// Source address (for hashing at placement).
     pub(crate) const fn src(&self) -> A {
         self.src

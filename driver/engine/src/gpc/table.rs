@@ -56,11 +56,14 @@ fn capacity_for(keys: usize) -> usize {
 
 /// A tuple table: filters whose source prefix is at least `src_bits` long and
 /// whose destination prefix is at least `dst_bits` long, hashed on the
-/// addresses masked to those lengths (aligned bit space, see `matching`).
+/// addresses masked to those lengths, and, when `by_port`, on the
+/// destination port too (then it holds only filters with a single
+/// destination port, and packets without ports skip it).
 #[derive(Debug, Clone)]
 pub(crate) struct TupleTable<A> {
     pub(crate) src_bits: u8,
     pub(crate) dst_bits: u8,
+    pub(crate) by_port: bool,
     src_mask: A,
     dst_mask: A,
     /// Smallest filter index held (the table's best rank).
@@ -69,6 +72,10 @@ pub(crate) struct TupleTable<A> {
     count: u32,
     /// Occupied slots.
     keys: u32,
+    /// A one-hash Bloom filter of the tags present (about 16 bits per
+    /// key): a lookup tests one bit, in a few kilobytes that stay in cache,
+    /// before it touches the slots; most tables are skipped that way.
+    bloom: Vec<u64>,
     slots: Vec<Slot>,
     entries: Vec<Rule<A>>,
     /// (tag, rule) pairs waiting for [`TupleTable::finish`].
@@ -76,16 +83,18 @@ pub(crate) struct TupleTable<A> {
 }
 
 impl<A: Addr> TupleTable<A> {
-    /// An empty table for the tuple (`src_bits`, `dst_bits`).
-    pub(crate) fn new(src_bits: u8, dst_bits: u8) -> Self {
+    /// An empty table for the tuple (`src_bits`, `dst_bits`, `by_port`).
+    pub(crate) fn new(src_bits: u8, dst_bits: u8, by_port: bool) -> Self {
         Self {
             src_bits,
             dst_bits,
+            by_port,
             src_mask: A::mask(src_bits),
             dst_mask: A::mask(dst_bits),
             min: u32::MAX,
             count: 0,
             keys: 0,
+            bloom: vec![0; 1],
             slots: vec![EMPTY_SLOT; 4],
             entries: Vec::new(),
             staged: Vec::new(),
@@ -97,20 +106,25 @@ impl<A: Addr> TupleTable<A> {
         self.count
     }
 
-    /// True when a filter with these prefix lengths may live here.
+    /// True when a filter with these prefix lengths (and this single
+    /// destination port, if any) may live here.
     #[inline]
-    pub(crate) const fn accepts(&self, src_len: u8, dst_len: u8) -> bool {
-        self.src_bits <= src_len && self.dst_bits <= dst_len
+    pub(crate) const fn accepts(&self, src_len: u8, dst_len: u8, dport: Option<u16>) -> bool {
+        self.src_bits <= src_len && self.dst_bits <= dst_len && (!self.by_port || dport.is_some())
     }
 
-    /// The tag of addresses `src`, `dst` in this table.
+    /// The tag of addresses `src`, `dst` and destination port `dport` in
+    /// this table (`dport` counts only when the table is `by_port`).
     #[inline]
-    pub(crate) fn tag(&self, src: A, dst: A) -> u32 {
+    pub(crate) fn tag(&self, src: A, dst: A, dport: u16) -> u32 {
         // Fold the masked pair to 64 bits (exact for IPv4), then mix every
         // input bit into every output bit (MurmurHash3's fmix64): the slot
         // position uses the low bits of the tag, and masked addresses have
         // many zero low bits.
         let mut h = A::fold(A::and(src, self.src_mask), A::and(dst, self.dst_mask));
+        if self.by_port {
+            h ^= u64::from(dport).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
         h ^= h >> 33;
         h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
         h ^= h >> 33;
@@ -199,6 +213,49 @@ impl<A: Addr> TupleTable<A> {
         }
         Self::put(&mut self.slots, Slot { tag, start, len });
         self.keys = self.keys.saturating_add(1);
+        self.set_bloom(tag);
+    }
+
+    /// The Bloom bit of `tag`: (word, mask).
+    #[inline]
+    fn bloom_bit(&self, tag: u32) -> (usize, u64) {
+        let bits = self.bloom.len().wrapping_mul(64);
+        let i = (tag as usize) & bits.wrapping_sub(1);
+        (i >> 6, 1u64 << (i & 63))
+    }
+
+    /// Marks `tag` present in the Bloom filter.
+    fn set_bloom(&mut self, tag: u32) {
+        let (w, m) = self.bloom_bit(tag);
+        if let Some(word) = self.bloom.get_mut(w) {
+            *word |= m;
+        }
+    }
+
+    /// False when `tag` is certainly absent (no slot holds it).
+    #[inline]
+    pub(crate) fn may_hold(&self, tag: u32) -> bool {
+        let (w, m) = self.bloom_bit(tag);
+        self.bloom.get(w).is_some_and(|word| word & m != 0)
+    }
+
+    /// Resizes the Bloom filter for the current keys and refills it from
+    /// the slots (also forgets removed tags).
+    fn rebuild_bloom(&mut self) {
+        let bits = (self.keys as usize)
+            .saturating_mul(16)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 24)
+            .clamp(64, 1 << 24);
+        let mut bloom = vec![0u64; bits / 64];
+        let mask = bits.wrapping_sub(1);
+        for s in self.slots.iter().filter(|s| s.start != EMPTY) {
+            let i = (s.tag as usize) & mask;
+            if let Some(word) = bloom.get_mut(i >> 6) {
+                *word |= 1u64 << (i & 63);
+            }
+        }
+        self.bloom = bloom;
     }
 
     /// Puts `slot` into the first empty position of its probe sequence.
@@ -224,6 +281,7 @@ impl<A: Addr> TupleTable<A> {
             Self::put(&mut slots, *slot);
         }
         self.slots = slots;
+        self.rebuild_bloom();
     }
 
     /// Build step 1: counts `rule` under `tag`. Rules must be staged in
@@ -386,6 +444,7 @@ impl<A: Addr> TupleTable<A> {
         self.slots
             .capacity()
             .saturating_mul(core::mem::size_of::<Slot>())
+            .saturating_add(self.bloom.capacity().saturating_mul(8))
             .saturating_add(
                 self.entries
                     .capacity()
