@@ -318,7 +318,10 @@ pub fn resolve(path: &str, section: &AdapterSection, current: &Current) -> Resul
             }
         }
     }
+    // New flows get ids no current flow has, so a deleted flow's id is not
+    // reused in the same apply (which would read as a rename).
     let mut taken = explicit.clone();
+    taken.extend(now.flows.iter().map(|f| f.id));
     let mut ids = Vec::with_capacity(section.flows.len());
     for f in &section.flows {
         let kept = f.id.or_else(|| {

@@ -10,6 +10,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use qos_control::ControlPlane;
+use qos_control::memhost::{MemHost, fake_adapter, serve_stream};
 use qos_proto::transport::{REQUEST_PREFIX_LEN, ReplyFrame, RequestFrame};
 
 /// Handles one IOCTL: code, input, output buffer; returns the NTSTATUS and
@@ -49,20 +51,55 @@ fn serve(mut s: UnixStream, handler: &Arc<Mutex<Handler>>) {
 }
 
 impl Server {
-    /// Starts a listener thread with `handler`.
-    pub fn start(handler: Handler) -> Self {
+    /// Starts a listener thread that hands each connection to `conn`.
+    pub fn start_with(conn: impl Fn(UnixStream) + Send + Sync + 'static) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("qoslwf.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        let handler = Arc::new(Mutex::new(handler));
+        let conn = Arc::new(conn);
         std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { return };
-                let h = Arc::clone(&handler);
-                std::thread::spawn(move || serve(conn, &h));
+            for s in listener.incoming() {
+                let Ok(s) = s else { return };
+                let c = Arc::clone(&conn);
+                std::thread::spawn(move || c(s));
             }
         });
         Self { dir, path }
+    }
+
+    /// Starts a listener thread with a raw IOCTL `handler`.
+    pub fn start(handler: Handler) -> Self {
+        let handler = Arc::new(Mutex::new(handler));
+        Self::start_with(move |s| serve(s, &handler))
+    }
+
+    /// The real control plane (qos-control's handler) over an in-memory
+    /// datapath host, served with qos-control's own stream server.
+    pub fn real(host: MemHost) -> Self {
+        let plane = Arc::new(Mutex::new(ControlPlane::new(host)));
+        Self::start_with(move |s| {
+            let _ = serve_stream(&plane, s);
+        })
+    }
+
+    /// [`Server::real`] with memhost's two fake adapters: 1 = `eth0`
+    /// "Ethernet" (1 Gbit/s), 2 = `wwan0` "Cellular" (50 Mbit/s).
+    pub fn two_adapters() -> Self {
+        Self::real(MemHost::with_fake_adapters())
+    }
+
+    /// [`Server::real`] with one adapter, `eth0` "Ethernet".
+    pub fn one_adapter() -> Self {
+        let h = MemHost::new();
+        h.add_adapter(fake_adapter(
+            7,
+            "eth0",
+            "Ethernet",
+            qos_proto::MEDIUM_802_3,
+            1500,
+            1_000_000_000,
+        ));
+        Self::real(h)
     }
 
     /// `unix:PATH` of the socket.
