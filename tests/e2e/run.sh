@@ -13,8 +13,10 @@
 # Tolerances (a user-space bump on 2 shared vCPUs; see README "End-to-end"):
 #   RATE_MIN..RATE_MAX   achieved / configured rate (qoslwf: IP-layer bytes,
 #                        tc: frame bytes), over the steady part of a 5 s run.
-#   PRIO_SLACK_MS        added to the priority goal (idle p50 + one 1514-byte
-#                        frame at 10 Mbit/s) before the test fails.
+#   PRIO_SLACK_MS        added to the priority goal (unloaded p99 + one
+#                        1514-byte frame at 10 Mbit/s) before the test fails:
+#                        a user-space thread's wakeup latency on 2 loaded
+#                        vCPUs. The loaded median is held to the frame time.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -22,7 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 RATE_MIN=${RATE_MIN:-0.90}
 RATE_MAX=${RATE_MAX:-1.03}
-PRIO_SLACK_MS=${PRIO_SLACK_MS:-3}
+PRIO_SLACK_MS=${PRIO_SLACK_MS:-10}
 build=1 only=
 while [ $# -gt 0 ]; do
   case $1 in

@@ -277,17 +277,20 @@ scenario_priority() { # mode
   sleep 1.5
   loaded=$(in_s "$BIN/e2eprobe" ping --to "$R4:$P_VOICE" --count 300 --interval-ms 10 --tos 2)
   wait $cli || true
-  local bulk; bulk=$(jq -r '.end.sum_received.bits_per_second // 0' "$E2E_RUN/prio-iperf-$mode.json" 2>/dev/null || echo 0)
+  local bulk; bulk=$(jq -r '.end.sum_received.bits_per_second // 0 | floor' "$E2E_RUN/prio-iperf-$mode.json" 2>/dev/null || echo 0)
   e2e_kill_sinks
   log "priority ($mode): idle: $idle"
   log "priority ($mode): bulk TCP at 10 Mbit/s ($bulk bit/s goodput): $loaded"
-  local i50 i99 l50 l99 lrx
+  local i50 i90 i99 l50 l90 l99 lrx
+  i90=$(sed 's/.*p90_ms=\([^ ]*\).*/\1/' <<<"$idle"); l90=$(sed 's/.*p90_ms=\([^ ]*\).*/\1/' <<<"$loaded")
   i50=$(sed 's/.*p50_ms=\([^ ]*\).*/\1/' <<<"$idle"); i99=$(sed 's/.*p99_ms=\([^ ]*\).*/\1/' <<<"$idle")
   l50=$(sed 's/.*p50_ms=\([^ ]*\).*/\1/' <<<"$loaded"); l99=$(sed 's/.*p99_ms=\([^ ]*\).*/\1/' <<<"$loaded")
   lrx=$(sed 's/.*received=\([^ ]*\).*/\1/' <<<"$loaded")
   record "$mode" "rtt idle p50 ms" "$i50"
+  record "$mode" "rtt idle p90 ms" "$i90"
   record "$mode" "rtt idle p99 ms" "$i99"
   record "$mode" "rtt loaded p50 ms" "$l50"
+  record "$mode" "rtt loaded p90 ms" "$l90"
   record "$mode" "rtt loaded p99 ms" "$l99"
   record "$mode" "rtt loaded received" "$lrx/300"
   record "$mode" "prio bulk goodput bps" "$bulk"
@@ -347,7 +350,7 @@ scenario_pause_restart() { # (qoslwf only)
   bg in_r taskset -c 1 iperf3 -s -1 -p $P_BULK >/dev/null 2>&1
   local srv=${E2E_PIDS[-1]}
   wait_tcp_listen $P_BULK
-  in_s taskset -c 0 iperf3 -c $R4 -p $P_BULK -t 6 -i 1 -C cubic -J >"$E2E_RUN/pause.json" 2>&1 &
+  in_s taskset -c 0 iperf3 -c $R4 -p $P_BULK -t 6 -i 1 -C cubic -J --get-server-output >"$E2E_RUN/pause.json" 2>&1 &
   local cli=$!
   sleep 2
   lwfhost_signal USR1
@@ -357,11 +360,19 @@ scenario_pause_restart() { # (qoslwf only)
   wait $cli || rc=$?
   wait "$srv" 2>/dev/null || true
   local last
-  last=$(jq -r '[.intervals[-2:][].sum.bits_per_second] | add / length' "$E2E_RUN/pause.json" 2>/dev/null || echo 0)
+  # Receiver-side intervals (the client's count bytes written to its socket).
+  # Pause at 2.0 s, restart at 2.5 s: the server's 3-4 s and 4-5 s intervals.
+  last=$(jq -r '.server_output_text // ""' "$E2E_RUN/pause.json" 2>/dev/null | awk '
+    / sec / && /bits\/sec/ {
+      split($3, t, "-"); if (t[1] + 0 < 3.0 || t[2] + 0 > 5.0) next;
+      u = $NF; r = $(NF - 1); m = (u ~ /^G/) ? 1e9 : (u ~ /^M/) ? 1e6 : (u ~ /^K/) ? 1e3 : 1;
+      sum += r * m; n++ }
+    END { printf "%.0f\n", (n ? sum / n : 0) }')
   grep -q "lwfhost: paused" "$E2E_RUN/lwfhost.log" || fail "pause/restart: lwfhost did not pause"
   grep -q "lwfhost: restarted" "$E2E_RUN/lwfhost.log" || fail "pause/restart: lwfhost did not restart"
-  log "pause/restart during shaped TCP: iperf3 rc=$rc, goodput over the last 2 s after restart $last bit/s"
-  record qoslwf "pause/restart: goodput after restart bps" "$last"
+  log "pause/restart during shaped TCP: iperf3 rc=$rc, receiver goodput over 2 s after restart $last bit/s"
+  record qoslwf "pause/restart: receiver goodput after restart (shaped 10M)" "$last"
   [ $rc = 0 ] || fail "pause/restart: iperf3 failed (rc $rc)"
-  fge "$last" 5000000 || fail "pause/restart: TCP did not recover (last 2 s at $last bit/s, shaped at 10 Mbit/s)"
+  fge "$last" 5000000 || fail "pause/restart: TCP did not recover ($last bit/s after restart, shaped at 10 Mbit/s)"
+  fle "$last" 10300000 || fail "pause/restart: not shaped after restart ($last bit/s goodput, shaped at 10 Mbit/s)"
 }
