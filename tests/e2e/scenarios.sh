@@ -12,9 +12,11 @@ P_BULK=5201    # TCP and UDP (iperf3): shaped at the rate under test
 P_FREE=5301    # TCP and UDP (iperf3): no filter (loss and pause/restart tests)
 
 TCCTL() { "$BIN/tcctl" --device "unix:$CTL_SOCK" "$@"; }
-# How qoslwf is configured: tcctl over lwfhost's control socket (default), or
-# static (lwfhost --static-config, re-read on SIGHUP).
-CONFIG_VIA=${CONFIG_VIA:-tcctl}
+# How qoslwf is configured: tcctl over lwfhost's control socket, or static
+# (lwfhost --static-config, re-read on SIGHUP), or auto (default): tcctl when
+# the driver's control device answers `tcctl interfaces`, else static, said
+# loudly in the output and the table.
+CONFIG_VIA=${CONFIG_VIA:-auto}
 STATIC_CONFIG=$E2E_RUN/static.conf
 
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
@@ -128,14 +130,27 @@ tc_config() { # bulk_mbit
 }
 
 start_path() { # mode
-  if [ "$1" = qoslwf ] && [ "$CONFIG_VIA" = static ]; then
+  if [ "$1" = qoslwf ] && [ "$CONFIG_VIA" != tcctl ]; then
     qoslwf_static_config 10
     start_lwfhost driver --static-config "$STATIC_CONFIG"
     STATIC_LOADS=$(grep -c 'published' "$E2E_RUN/lwfhost.log")
+    if [ "$CONFIG_VIA" = auto ]; then
+      if TCCTL interfaces >"$E2E_RUN/tcctl-probe.log" 2>&1; then
+        CONFIG_VIA=tcctl
+      else
+        CONFIG_VIA=static
+        log "NOTE: the driver's control device does not answer tcctl ($(head -c 200 "$E2E_RUN/tcctl-probe.log"));"
+        log "NOTE: configuring qoslwf with lwfhost --static-config (published straight to the module)"
+      fi
+    fi
+    record qoslwf "configured through" \
+      "$([ "$CONFIG_VIA" = tcctl ] && echo "tcctl apply over lwfhost's control socket" || echo "lwfhost --static-config (control device not answering)")"
   elif [ "$1" = qoslwf ]; then
     start_lwfhost driver
+    record qoslwf "configured through" "tcctl apply over lwfhost's control socket"
   else
     start_tc_bridge
+    record tc "configured through" "tc (mirred, htb, u32) in the middle; iptables DSCP in the sender"
   fi
 }
 stop_path() { # mode
