@@ -63,7 +63,7 @@ mod slab;
 pub mod stats;
 
 pub use conformer::{Conformer, ConformerParams, Verdict};
-pub use scheduler::{DEFAULT_QUANTUM, MIN_QUANTUM, Scheduler, SchedulerStats};
+pub use scheduler::{AVERAGE_EVERY, DEFAULT_QUANTUM, MIN_QUANTUM, Scheduler, SchedulerStats};
 pub use stats::{AdapterStats, DropCounts, FlowStats, SequencerStats, ShaperStats};
 
 use crate::error::{ConfigError, ErrorKind, Field, Object};

@@ -17,6 +17,10 @@ use crate::time::Ticks;
 
 /// Default DRR quantum: one Ethernet frame (1514 bytes).
 pub const DEFAULT_QUANTUM: u32 = 1514;
+/// The averages of [`SchedulerStats`] are sampled once per this many packets
+/// handed out (sampling costs about as much as the rest of `dequeue`).
+pub const AVERAGE_EVERY: u32 = 16;
+
 /// Smallest DRR quantum accepted (smaller ones make DRR spin on large packets).
 pub const MIN_QUANTUM: u32 = 256;
 
@@ -145,6 +149,8 @@ pub struct Scheduler<P> {
     avg_shaper: Ewma,
     avg_sequencer: Ewma,
     avg_netcard: Ewma,
+    /// Packets handed out (wrapping), to sample the averages.
+    sent: u32,
 }
 
 fn alloc_error(field: Field) -> ConfigError {
@@ -201,6 +207,7 @@ impl<P> Scheduler<P> {
             avg_shaper: Ewma::default(),
             avg_sequencer: Ewma::default(),
             avg_netcard: Ewma::default(),
+            sent: 0,
         })
     }
 
@@ -334,7 +341,8 @@ impl<P> Scheduler<P> {
         s.max_packets_in_netcard = s.max_packets_in_netcard.max(self.outstanding);
     }
 
-    /// Samples the three averages; called once per packet handed out.
+    /// Samples the three averages; called once per [`AVERAGE_EVERY`] packets
+    /// handed out.
     fn sample_averages(&mut self) {
         self.stats.shaper.average_packets_in_shaper = self.avg_shaper.sample(self.in_shaper);
         let s = &mut self.stats.sequencer;
@@ -727,7 +735,10 @@ impl<P> Scheduler<P> {
                 s.nonconforming_packets_transmitted.saturating_add(1);
         }
         self.note_netcard();
-        self.sample_averages();
+        self.sent = self.sent.wrapping_add(1);
+        if self.sent % AVERAGE_EVERY == 0 {
+            self.sample_averages();
+        }
         Some(Released {
             pkt,
             flow: (f < self.flow_count()).then_some(f),

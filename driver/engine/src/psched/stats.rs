@@ -3,9 +3,10 @@
 //! snake case, plus drop counts per reason.
 //!
 //! Maxima are exact (updated at every change). Averages are exponentially
-//! weighted moving averages sampled once per packet handed out (`dequeue`),
-//! i.e. the queue length as the packets sent see it, with weight 1/32, in
-//! integer arithmetic (the value is kept scaled by 256).
+//! weighted moving averages of the queue lengths sampled once per 16 packets
+//! handed out (`dequeue`, see `AVERAGE_EVERY`), i.e. as the packets sent see
+//! them, with weight 1/32, in integer arithmetic (the value is kept scaled
+//! by 256).
 
 use super::DropReason;
 
