@@ -25,9 +25,10 @@ impl Rng {
 fn config_ptrs(ads: &[qoslwf::sim::Adapter]) -> Vec<usize> {
     ads.iter()
         .map(|a| {
-            a.module()
-                .unwrap()
-                .read(|d| d.config().map_or(0, |c| Arc::as_ptr(c) as usize))
+            a.module().unwrap().read(|d| {
+                d.config()
+                    .map_or(0, |c| Arc::as_ptr(c).cast::<()>() as usize)
+            })
         })
         .collect()
 }

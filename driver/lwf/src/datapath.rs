@@ -22,8 +22,8 @@ use alloc::vec::Vec;
 use qos_engine::error::{ConfigError, ErrorKind, Field, Object};
 use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
-use qos_engine::mark::{Ieee8021QInfo, MarkMaps, apply, decide};
-use qos_engine::packet::{Family, Framing, MarkOffsets, Unclassifiable, parse};
+use qos_engine::mark::{Ieee8021QInfo, MarkMaps, apply, decide, reset_dscp};
+use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, parse};
 use qos_engine::psched::{DropReason, Limits, Scheduler, SchedulerStats};
 use qos_engine::time::Ticks;
 
@@ -68,7 +68,27 @@ impl SendBatch {
     }
 }
 
-/// What the datapath needs of an adapter's configuration, compiled: flows
+/// What the datapath needs of a compiled, immutable adapter configuration.
+/// Implemented by [`DatapathConfig`] and by the control plane's snapshot;
+/// published to a module as an `Arc<dyn Policy>` (a pointer swap under the
+/// module lock).
+pub trait Policy: Send + Sync + core::fmt::Debug {
+    /// Flows in dense order: index `i` is the scheduler's flow `i`.
+    fn flows(&self) -> &[(FlowId, FlowSpec)];
+    /// The dense index of a packet's flow; `None`: unclassified.
+    fn classify(&self, key: &FlowKey) -> Option<usize>;
+    /// DSCP / 802.1p mapping tables.
+    fn maps(&self) -> &MarkMaps;
+    /// Scheduler limits.
+    fn limits(&self) -> Limits;
+    /// "DSCP marking override = ignore": reset the DSCP of packets no flow
+    /// marks.
+    fn reset_unmarked_dscp(&self) -> bool {
+        false
+    }
+}
+
+/// A configuration built from parts (tests, benchmarks): flows
 /// in dense order, a classifier whose filters name flows by their dense
 /// index, the mapping tables and the scheduler limits. Immutable; published
 /// to a module as an `Arc` (a pointer swap under the module lock).
@@ -82,6 +102,23 @@ pub struct DatapathConfig {
     pub maps: MarkMaps,
     /// Scheduler limits (slots, bytes, outstanding sends).
     pub limits: Limits,
+}
+
+impl Policy for DatapathConfig {
+    fn flows(&self) -> &[(FlowId, FlowSpec)] {
+        &self.flows
+    }
+    fn classify(&self, key: &FlowKey) -> Option<usize> {
+        self.classifier
+            .classify(key)
+            .and_then(|f| usize::try_from(f.flow).ok())
+    }
+    fn maps(&self) -> &MarkMaps {
+        &self.maps
+    }
+    fn limits(&self) -> Limits {
+        self.limits
+    }
 }
 
 impl DatapathConfig {
@@ -168,7 +205,7 @@ pub struct DatapathCounters {
 pub struct Datapath {
     framing: Framing,
     link_speed: u64,
-    config: Option<Arc<DatapathConfig>>,
+    config: Option<Arc<dyn Policy>>,
     sched: Option<Scheduler<Held>>,
     /// NBLs the scheduler handed out and that have not come back.
     sched_out: u32,
@@ -193,8 +230,11 @@ impl Datapath {
     /// held by (or outstanding from) the scheduler.
     #[must_use]
     pub fn is_bypass(&self) -> bool {
-        let no_flows = self.config.as_ref().is_none_or(|c| c.flows.is_empty());
-        no_flows && self.held() == 0 && self.sched_out == 0
+        let passive = self
+            .config
+            .as_ref()
+            .is_none_or(|c| c.flows().is_empty() && !c.reset_unmarked_dscp());
+        passive && self.held() == 0 && self.sched_out == 0
     }
 
     /// NBLs the scheduler holds.
@@ -205,7 +245,7 @@ impl Datapath {
 
     /// The configuration in force.
     #[must_use]
-    pub fn config(&self) -> Option<&Arc<DatapathConfig>> {
+    pub fn config(&self) -> Option<&Arc<dyn Policy>> {
         self.config.as_ref()
     }
 
@@ -252,11 +292,11 @@ impl Datapath {
     pub fn publish(
         &mut self,
         now: Ticks,
-        config: Option<Arc<DatapathConfig>>,
+        config: Option<Arc<dyn Policy>>,
         fresh: Option<Scheduler<Held>>,
     ) -> Result<(), ConfigError> {
         let limits_changed = match (&self.sched, &config) {
-            (Some(s), Some(c)) => *s.limits() != c.limits,
+            (Some(s), Some(c)) => *s.limits() != c.limits(),
             _ => false,
         };
         if self.sched.is_none() || (limits_changed && self.held() == 0 && self.sched_out == 0) {
@@ -265,7 +305,7 @@ impl Datapath {
             }
         }
         if let Some(s) = self.sched.as_mut() {
-            let flows: &[(FlowId, FlowSpec)] = config.as_ref().map_or(&[], |c| &c.flows);
+            let flows: &[(FlowId, FlowSpec)] = config.as_ref().map_or(&[], |c| c.flows());
             s.reconfigure(now, flows)?;
         }
         self.config = config;
@@ -320,11 +360,7 @@ impl Datapath {
         });
         match parsed {
             Ok(p) => {
-                let flow = self
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.classifier.classify(&p.key))
-                    .and_then(|f| usize::try_from(f.flow).ok());
+                let flow = self.config.as_ref().and_then(|c| c.classify(&p.key));
                 if flow.is_some() {
                     self.counters.classified = self.counters.classified.saturating_add(1);
                 } else {
@@ -354,14 +390,17 @@ impl Datapath {
         let mut n = 0u32;
         while let Some(r) = self.sched.as_mut().and_then(|s| s.dequeue(now)) {
             let mut h = r.pkt;
-            let spec = r.flow.and_then(|i| {
-                self.config
-                    .as_ref()
-                    .and_then(|c| c.flows.get(i).map(|(_, spec)| (c, spec)))
-            });
-            if let (Some((cfg, spec)), Some((family, offsets))) = (spec, h.parsed) {
-                let marks = decide(&cfg.maps, spec, r.conforming);
-                self.mark(&mut h.nbl, family, &offsets, marks);
+            if let (Some(cfg), Some((family, offsets))) = (self.config.clone(), h.parsed) {
+                match r.flow.and_then(|i| cfg.flows().get(i)) {
+                    Some((_, spec)) => {
+                        let marks = decide(cfg.maps(), spec, r.conforming);
+                        self.mark(&mut h.nbl, family, &offsets, marks);
+                    }
+                    None if cfg.reset_unmarked_dscp() => {
+                        self.reset(&h.nbl, family, &offsets);
+                    }
+                    None => {}
+                }
             }
             out.push(h.port, h.flags, h.nbl);
             n = n.saturating_add(1);
@@ -411,6 +450,26 @@ impl Datapath {
                 Ieee8021QInfo::with_priority(v, pcp),
             );
             self.counters.pcp_marked = self.counters.pcp_marked.saturating_add(1);
+        }
+    }
+
+    /// DSCP override = ignore: DSCP 0 on every NET_BUFFER of an unmarked NBL.
+    fn reset(&mut self, nbl: &Nbl, family: Family, offsets: &MarkOffsets) {
+        for nb in nbl.nbs() {
+            let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
+            let k = nb.segments_mut(&mut segs);
+            let Some(frame) = segs.get_mut(..k) else {
+                continue;
+            };
+            match reset_dscp(frame, family, offsets) {
+                Ok(true) => {
+                    self.counters.dscp_marked = self.counters.dscp_marked.saturating_add(1);
+                }
+                Ok(false) => {}
+                Err(_) => {
+                    self.counters.mark_errors = self.counters.mark_errors.saturating_add(1);
+                }
+            }
         }
     }
 

@@ -11,7 +11,7 @@
 //! back up (an [`NblQueue`] that is consumed by the completion call).
 //! Pause completes once nothing is held and `outstanding` is zero.
 
-use crate::datapath::{Datapath, DatapathConfig, SendBatch};
+use crate::datapath::{Datapath, Policy, SendBatch};
 use crate::ffi::api;
 use crate::ffi::types::*;
 use crate::nbl::{Nbl, NblQueue};
@@ -157,18 +157,18 @@ impl FilterModule {
     /// # Errors
     /// The scheduler refused the limits or could not allocate; the old
     /// configuration stays in force.
-    pub fn publish(&self, config: Option<Arc<DatapathConfig>>) -> Result<(), ConfigError> {
+    pub fn publish(&self, config: Option<Arc<dyn Policy>>) -> Result<(), ConfigError> {
         let needs_fresh = {
             let g = self.inner.lock();
             let dp = &g.datapath;
             match (&config, dp.scheduler()) {
-                (Some(c), Some(s)) => *s.limits() != c.limits && dp.held() == 0,
+                (Some(c), Some(s)) => *s.limits() != c.limits() && dp.held() == 0,
                 (Some(_), None) => true,
                 (None, _) => false,
             }
         };
         let fresh = match (&config, needs_fresh) {
-            (Some(c), true) => Some(Scheduler::new(c.limits)?),
+            (Some(c), true) => Some(Scheduler::new(c.limits())?),
             _ => None,
         };
         self.with_datapath(|dp, now| dp.publish(now, config, fresh))
@@ -586,6 +586,9 @@ pub unsafe extern "system" fn filter_send_complete(
     // SAFETY: the miniport gave them back; ours until we complete them up.
     let q = unsafe { NblQueue::from_chain(nbls) };
     let n = q.len();
+    // Complete up first (status as the miniport set it), then count them
+    // back: a pause can only complete once they are all with their owner.
+    m.complete_up_as_is(q, flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL);
     let now = api::query_interrupt_time();
     let mut batch = SendBatch::new();
     let pause_done = {
@@ -604,8 +607,6 @@ pub unsafe extern "system" fn filter_send_complete(
             false
         }
     };
-    // Status as the miniport set it.
-    m.complete_up_as_is(q, flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL);
     let dispatch = if flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL != 0 {
         NDIS_SEND_FLAGS_DISPATCH_LEVEL
     } else {

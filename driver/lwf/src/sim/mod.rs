@@ -1154,12 +1154,15 @@ impl Adapter {
             if !s.paused {
                 s.errors.push("restart while not paused".into());
             }
+            // Restarting: the module may send as soon as it is running,
+            // before the handler returns.
+            s.paused = false;
         }
         let f = self.0.chars.RestartHandler.expect("restart handler");
         // SAFETY: the driver's handler with valid parameters.
         let st = unsafe { f(self.0.ctx(), &mut p) };
-        if st == NDIS_STATUS_SUCCESS {
-            lock(&self.0.st).paused = false;
+        if st != NDIS_STATUS_SUCCESS {
+            lock(&self.0.st).paused = true;
         }
         st
     }
@@ -1191,14 +1194,23 @@ impl Adapter {
         } else if st != NDIS_STATUS_PENDING {
             s.errors.push(format!("pause returned {st:#x}"));
         }
+        // Sends whose FilterSend call is still running on another thread
+        // (to be completed with PAUSED) are not held.
         let held = s
             .packets
             .values()
-            .filter(|p| p.owner == Owner::Filter)
+            .filter(|p| p.owner == Owner::Filter && !p.in_call)
             .count();
         if s.paused && held > 0 {
-            s.errors
-                .push(format!("paused while the filter still holds {held} sends"));
+            drop(s);
+            let in_sched = self.module().map_or(0, |m| m.held());
+            let out = self.module().map_or(0, |m| m.outstanding());
+            let mut s = lock(&self.0.st);
+            s.errors.push(format!(
+                "paused ({st:#x}) while the filter still holds {held} sends \
+                 (scheduler {in_sched}, outstanding {out})"
+            ));
+            return st;
         }
         st
     }
@@ -1270,17 +1282,19 @@ impl Adapter {
                 let id = s.next_id;
                 ids.push(id);
                 let mut b = SimPacket::build(p, id, source, Owner::Filter);
+                b.in_call = true;
                 let ptr = b.nbl_ptr();
                 s.packets.insert(ptr as usize, b);
-                ptrs.push(ptr);
+                ptrs.push((ptr, id));
             }
-            for &ptr in ptrs.iter().rev() {
+            for &(ptr, _) in ptrs.iter().rev() {
                 // SAFETY: our own packets, just built.
                 unsafe { (*ptr).Next = head };
                 head = ptr;
             }
-            head
+            (head, ptrs)
         };
+        let (head, ptrs) = head;
         if head.is_null() {
             return ids;
         }
@@ -1291,6 +1305,13 @@ impl Adapter {
             .expect("send handler");
         // SAFETY: the driver's send handler with a chain of new NBLs.
         unsafe { f(self.0.ctx(), head, 0, flags) };
+        let mut s = lock(&self.0.st);
+        // Addresses are reused once a packet completes: match the id too.
+        for (p, id) in ptrs {
+            if let Some(pkt) = s.packets.get_mut(&(p as usize)).filter(|x| x.id == id) {
+                pkt.in_call = false;
+            }
+        }
         ids
     }
 

@@ -118,6 +118,8 @@ pub(crate) struct SimPacket {
     pub(crate) owner: Owner,
     /// SourceHandle set at allocation (checked at completion).
     pub(crate) source: usize,
+    /// The send call that brought it in has not returned yet.
+    pub(crate) in_call: bool,
 }
 
 fn zeroed_nbl() -> NET_BUFFER_LIST {
@@ -193,6 +195,7 @@ impl SimPacket {
             id,
             owner,
             source,
+            in_call: false,
         });
         let _ = pkt.extra_info;
         let mut mdl_i = 0usize;
