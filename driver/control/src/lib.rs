@@ -36,6 +36,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod convert;
+#[cfg(feature = "memhost")]
+pub mod fuzz;
 mod host;
 #[cfg(feature = "memhost")]
 pub mod memhost;
