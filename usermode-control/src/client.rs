@@ -66,7 +66,7 @@ fn refused(op: &str, e: &ErrorReply) -> Error {
 fn hint_for(e: &ErrorReply) -> Option<&'static str> {
     Some(match e.status {
         Status::SupportedObjectsExist => {
-            "delete the filters that point at it first (tcctl filter list --flow ...)"
+            "`tcctl filter list --flow FLOW` shows them, `tcctl filter del ID` removes one"
         }
         Status::InvalidPeakRate => "raise --peak to at least --rate, or leave --peak out",
         Status::InvalidTokenRate => {

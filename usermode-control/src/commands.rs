@@ -249,6 +249,32 @@ fn flow_row(a: &AdapterInfo, f: &FlowEntry, with_adapter: bool) -> Vec<String> {
     r
 }
 
+/// Names the flow of a refusal the way the user named it: the driver says
+/// `flow 2: ...` with an id the user may never have seen.
+fn with_flow_name(e: Error, op: &str, name: &str) -> Error {
+    match e {
+        Error::Refused {
+            message, not_found, ..
+        } => {
+            let message = match message
+                .strip_prefix("flow ")
+                .and_then(|m| m.split_once(": "))
+            {
+                Some((id, rest)) if !name.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("flow \"{name}\" (id {id}): {rest}")
+                }
+                _ => message,
+            };
+            Error::Refused {
+                op: op.to_owned(),
+                message,
+                not_found,
+            }
+        }
+        e => e,
+    }
+}
+
 fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
     match cmd {
         FlowCmd::Add {
@@ -260,13 +286,15 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
             let mut spec = FlowSpec::best_effort(String::new());
             opts.fields(Some(name.clone())).apply_to(&mut spec, &flag)?;
             let a = one_adapter(client, &adapter)?;
-            let id = client.add_flow(
-                a.id,
-                FlowDef {
-                    id: id.unwrap_or(0),
-                    spec,
-                },
-            )?;
+            let id = client
+                .add_flow(
+                    a.id,
+                    FlowDef {
+                        id: id.unwrap_or(0),
+                        spec,
+                    },
+                )
+                .map_err(|e| with_flow_name(e, "flow add", &name))?;
             if json {
                 print_json(&json!({ "adapter": a.id, "id": id, "name": name }))
             } else {
@@ -295,13 +323,15 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
             let current = find_flow(client, &a, &flow)?;
             let mut spec = current.spec.clone();
             fields.apply_to(&mut spec, &flag)?;
-            client.modify_flow(
-                a.id,
-                FlowDef {
-                    id: current.id,
-                    spec,
-                },
-            )?;
+            client
+                .modify_flow(
+                    a.id,
+                    FlowDef {
+                        id: current.id,
+                        spec,
+                    },
+                )
+                .map_err(|e| with_flow_name(e, "flow set", &current.spec.name))?;
             if json {
                 print_json(&json!({ "adapter": a.id, "id": current.id }))
             } else {
@@ -315,16 +345,9 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
         FlowCmd::Del { adapter, flow } => {
             let a = one_adapter(client, &adapter)?;
             let current = find_flow(client, &a, &flow)?;
-            client.delete_flow(a.id, current.id).map_err(|e| match e {
-                Error::Refused {
-                    message, not_found, ..
-                } => Error::Refused {
-                    op: format!("flow del `{flow}`"),
-                    message,
-                    not_found,
-                },
-                e => e,
-            })?;
+            client
+                .delete_flow(a.id, current.id)
+                .map_err(|e| with_flow_name(e, "flow del", &current.spec.name))?;
             if json {
                 print_json(&json!({ "adapter": a.id, "id": current.id, "deleted": true }))
             } else {

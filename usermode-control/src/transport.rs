@@ -153,6 +153,27 @@ pub fn open(device: &Device) -> Result<Box<dyn Transport>, TransportError> {
     }
 }
 
+/// Win32 errors of `CreateFile` that tcctl names plainly (winerror.h).
+const WIN32_FILE_NOT_FOUND: u32 = 2;
+const WIN32_PATH_NOT_FOUND: u32 = 3;
+const WIN32_ACCESS_DENIED: u32 = 5;
+
+/// What a failed `CreateFile` of the control device means: no such device
+/// (the driver is not installed or not started), or a handle that needs an
+/// administrator (the device's SDDL), or something else, with its code.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn open_error(device: &str, win32: u32) -> TransportError {
+    let device = device.to_owned();
+    match win32 {
+        WIN32_FILE_NOT_FOUND | WIN32_PATH_NOT_FOUND => TransportError::NotInstalled { device },
+        WIN32_ACCESS_DENIED => TransportError::AccessDenied { device },
+        _ => TransportError::Unreachable {
+            device,
+            source: std::io::Error::from_raw_os_error(i32::try_from(win32).unwrap_or(i32::MAX)),
+        },
+    }
+}
+
 #[cfg(unix)]
 mod unix {
     use super::{Reply, Transport, TransportError};
@@ -225,9 +246,8 @@ mod windows {
     use std::ffi::OsStr;
     use std::os::windows::ffi::OsStrExt;
     use windows_sys::Win32::Foundation::{
-        CloseHandle, ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_MORE_DATA,
-        ERROR_PATH_NOT_FOUND, GENERIC_READ, GENERIC_WRITE, GetLastError, HANDLE,
-        INVALID_HANDLE_VALUE,
+        CloseHandle, ERROR_ACCESS_DENIED, ERROR_MORE_DATA, GENERIC_READ, GENERIC_WRITE,
+        GetLastError, HANDLE, INVALID_HANDLE_VALUE,
     };
     use windows_sys::Win32::Storage::FileSystem::{
         CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
@@ -262,17 +282,7 @@ mod windows {
             if handle == INVALID_HANDLE_VALUE {
                 // SAFETY: reads the calling thread's last-error value.
                 let err = unsafe { GetLastError() };
-                let device = path.to_owned();
-                return Err(match err {
-                    ERROR_FILE_NOT_FOUND | ERROR_PATH_NOT_FOUND => {
-                        TransportError::NotInstalled { device }
-                    }
-                    ERROR_ACCESS_DENIED => TransportError::AccessDenied { device },
-                    _ => TransportError::Unreachable {
-                        device,
-                        source: std::io::Error::from_raw_os_error(err as i32),
-                    },
-                });
+                return Err(super::open_error(path, err));
             }
             Ok(Self { handle })
         }
@@ -365,6 +375,38 @@ mod tests {
                 Device::resolve(None),
                 Err(TransportError::NoDevice)
             ));
+        }
+    }
+
+    #[test]
+    fn create_file_errors_are_said_plainly() {
+        let dev = WINDOWS_DEVICE;
+        let e = open_error(dev, WIN32_FILE_NOT_FOUND);
+        assert!(matches!(e, TransportError::NotInstalled { .. }));
+        assert_eq!(
+            e.to_string(),
+            r"driver not installed: \\.\QosLwf does not exist (hint: install qoslwf with its INF and bind it to the adapter)"
+        );
+        assert!(matches!(
+            open_error(dev, WIN32_PATH_NOT_FOUND),
+            TransportError::NotInstalled { .. }
+        ));
+        let e = open_error(dev, WIN32_ACCESS_DENIED);
+        assert_eq!(
+            e.to_string(),
+            r"access denied: run as administrator (opening \\.\QosLwf)"
+        );
+        assert!(matches!(
+            open_error(dev, 1450),
+            TransportError::Unreachable { .. }
+        ));
+        // The Win32 constants match the SDK's.
+        #[cfg(windows)]
+        {
+            use windows_sys::Win32::Foundation as F;
+            assert_eq!(WIN32_FILE_NOT_FOUND, F::ERROR_FILE_NOT_FOUND);
+            assert_eq!(WIN32_PATH_NOT_FOUND, F::ERROR_PATH_NOT_FOUND);
+            assert_eq!(WIN32_ACCESS_DENIED, F::ERROR_ACCESS_DENIED);
         }
     }
 
