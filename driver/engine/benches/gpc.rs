@@ -575,6 +575,9 @@ fn tuning() -> Tuning {
     if let Some(v) = env("GPC_RELAX_STEP") {
         t.relax_step = v as u8;
     }
+    if let Some(v) = env("GPC_PORT_TABLES") {
+        t.port_tables = v != 0;
+    }
     t
 }
 

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use qos_engine::gpc::reference::{LinearClassifier, precedes};
 use qos_engine::gpc::{
-    Classifier, DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch, Rank,
+    Classifier, DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch, Rank, Tuning,
 };
 use qos_engine::packet::{Family, FlowKey, L4, VlanTag};
 
@@ -330,6 +330,36 @@ proptest! {
         let fs = with_ids(fs);
         let c = Classifier::build(&fs).unwrap();
         check_same(&c, &fs, &seeds)?;
+    }
+
+    /// Any placement knobs (tiny buckets force piles and by-port tables,
+    /// a step of 1 makes exact tables) give the same answers, also after
+    /// updates.
+    #[test]
+    fn any_tuning_matches_reference(
+        fs in prop::collection::vec(filter(), 0..80),
+        limit in 1..6u32,
+        step in prop::sample::select(vec![1u8, 2, 3, 8, 32, 128]),
+        port_tables in any::<bool>(),
+        extra in prop::collection::vec(filter(), 0..10),
+        seeds in prop::collection::vec(packet_seed(), 1..100),
+    ) {
+        let fs = with_ids(fs);
+        let tuning = Tuning { bucket_limit: limit, relax_step: step, port_tables };
+        let mut c = Classifier::build_tuned(&fs, tuning).unwrap();
+        check_same(&c, &fs, &seeds)?;
+        let mut all = fs.clone();
+        for (i, f) in extra.into_iter().enumerate() {
+            let f = Filter { id: 5_000_000 + i as u32, ..f };
+            all.push(f);
+            c = c.with_added(f).unwrap();
+        }
+        check_same(&c, &all, &seeds)?;
+        if let Some(f) = all.first().copied() {
+            c = c.without(f.id);
+            all.remove(0);
+            check_same(&c, &all, &seeds)?;
+        }
     }
 
     #[test]
