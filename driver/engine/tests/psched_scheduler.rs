@@ -270,8 +270,8 @@ fn bounded_memory_under_overload() {
     }
     assert!(dropped.iter().all(|&d| d > 0), "{dropped:?}");
     for (k, st) in [
-        *s.flow_stats(0).unwrap(),
-        *s.flow_stats(1).unwrap(),
+        s.flow_stats(0).unwrap(),
+        s.flow_stats(1).unwrap(),
         s.unclassified_stats(),
     ]
     .iter()
@@ -456,7 +456,7 @@ fn statistics_can_be_cleared_and_rejections_counted() {
         (1, 1)
     );
     s.clear_stats();
-    assert_eq!(*s.flow_stats(0).unwrap(), Default::default());
+    assert_eq!(s.flow_stats(0).unwrap(), Default::default());
     assert_eq!(s.stats().adapter.drops.total(), 0);
     assert_eq!(s.stats().adapter.max_simultaneous_flows, 1);
 }

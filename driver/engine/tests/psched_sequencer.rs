@@ -283,7 +283,7 @@ proptest! {
             prop_assert_eq!(s.next_event(), None, "nothing is shaped");
         }
         for f in 0..=n {
-            let st = if f < n { *s.flow_stats(f).unwrap() } else { s.unclassified_stats() };
+            let st = if f < n { s.flow_stats(f).unwrap() } else { s.unclassified_stats() };
             prop_assert_eq!(st.packets_scheduled, scheduled[f]);
             prop_assert_eq!(st.packets_transmitted, transmitted[f]);
         }

@@ -115,7 +115,8 @@ pub enum Verdict {
 }
 
 /// One bucket: credit in byte-ticks, at most `depth` bytes worth plus less
-/// than one tick of rate (see the module doc, "Bound").
+/// than one tick of rate (see the module doc, "Bound"). A rate of 0 means
+/// the bucket is absent (its depth is kept, to report the parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Bucket {
     rate: u64,
@@ -140,14 +141,23 @@ fn scaled(bytes: u32) -> i64 {
 }
 
 impl Bucket {
-    fn new(rate: u64, depth_bytes: u32) -> Self {
+    fn new(rate: Option<u64>, depth_bytes: u32) -> Self {
         let depth = scaled(depth_bytes);
+        let rate = rate.unwrap_or(0);
         Self {
             rate,
             depth,
             cap: cap_of(depth, rate),
             credit: depth,
         }
+    }
+
+    fn rate(&self) -> Option<u64> {
+        (self.rate != 0).then_some(self.rate)
+    }
+
+    fn depth_bytes(&self) -> u32 {
+        u32::try_from(self.depth.checked_div(TPS).unwrap_or(0)).unwrap_or(u32::MAX)
     }
 
     fn refill(&mut self, dt: Ticks) {
@@ -159,7 +169,7 @@ impl Bucket {
     fn wait(&self, charge: u32) -> Ticks {
         let need = scaled(charge).min(self.depth);
         let deficit = need.saturating_sub(self.credit);
-        if deficit <= 0 {
+        if deficit <= 0 || self.rate == 0 {
             return 0;
         }
         let deficit = deficit.unsigned_abs();
@@ -173,25 +183,33 @@ impl Bucket {
     }
 
     fn take(&mut self, charge: u32) {
-        self.credit = self.credit.saturating_sub(scaled(charge));
+        if self.rate != 0 {
+            self.credit = self.credit.saturating_sub(scaled(charge));
+        }
     }
 
-    fn set_depth(&mut self, rate: u64, depth_bytes: u32) {
-        self.rate = rate;
-        self.depth = scaled(depth_bytes);
-        self.cap = cap_of(self.depth, rate);
-        self.credit = self.credit.min(self.depth);
+    /// New rate and depth, keeping the credit (clamped to the new depth); a
+    /// bucket that appears starts full.
+    fn reconfigure(&mut self, rate: Option<u64>, depth_bytes: u32) {
+        let was_absent = self.rate == 0;
+        let credit = self.credit;
+        *self = Self::new(rate, depth_bytes);
+        if !was_absent {
+            self.credit = credit.min(self.depth);
+        }
     }
 }
 
 /// A flow's conformer state: the two buckets and the time they were last
-/// brought up to date.
+/// brought up to date. 80 bytes, everything the per-packet path reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conformer {
-    params: ConformerParams,
-    token: Option<Bucket>,
-    peak: Option<Bucket>,
+    token: Bucket,
+    peak: Bucket,
     last: Ticks,
+    min_policed: u32,
+    /// `u32::MAX` when the flow has no MaxSduSize.
+    max_sdu: u32,
 }
 
 impl Conformer {
@@ -199,17 +217,25 @@ impl Conformer {
     #[must_use]
     pub fn new(params: ConformerParams, now: Ticks) -> Self {
         Self {
-            params,
-            token: params.rate.map(|r| Bucket::new(r, params.bucket)),
-            peak: params.peak.map(|r| Bucket::new(r, params.peak_depth)),
+            token: Bucket::new(params.rate, params.bucket),
+            peak: Bucket::new(params.peak, params.peak_depth),
             last: now,
+            min_policed: params.min_policed,
+            max_sdu: params.max_sdu.unwrap_or(u32::MAX),
         }
     }
 
     /// The parameters in force.
     #[must_use]
-    pub const fn params(&self) -> &ConformerParams {
-        &self.params
+    pub fn params(&self) -> ConformerParams {
+        ConformerParams {
+            rate: self.token.rate(),
+            bucket: self.token.depth_bytes(),
+            peak: self.peak.rate(),
+            peak_depth: self.peak.depth_bytes(),
+            min_policed: self.min_policed,
+            max_sdu: (self.max_sdu != u32::MAX).then_some(self.max_sdu),
+        }
     }
 
     /// The conformer's clock: the latest time it was advanced to.
@@ -218,26 +244,27 @@ impl Conformer {
         self.last
     }
 
+    /// Whether a packet of `ip_bytes` exceeds the flow's MaxSduSize.
+    #[must_use]
+    pub const fn is_oversize(&self, ip_bytes: u32) -> bool {
+        ip_bytes > self.max_sdu
+    }
+
+    const fn charge(&self, ip_bytes: u32) -> u32 {
+        if ip_bytes < self.min_policed {
+            self.min_policed
+        } else {
+            ip_bytes
+        }
+    }
+
     /// Changes the parameters, keeping the credit (clamped to the new
     /// depths). A bucket that appears starts full.
     pub fn set_params(&mut self, params: ConformerParams) {
-        self.token = match (self.token, params.rate) {
-            (Some(mut b), Some(r)) => {
-                b.set_depth(r, params.bucket);
-                Some(b)
-            }
-            (None, Some(r)) => Some(Bucket::new(r, params.bucket)),
-            (_, None) => None,
-        };
-        self.peak = match (self.peak, params.peak) {
-            (Some(mut b), Some(r)) => {
-                b.set_depth(r, params.peak_depth);
-                Some(b)
-            }
-            (None, Some(r)) => Some(Bucket::new(r, params.peak_depth)),
-            (_, None) => None,
-        };
-        self.params = params;
+        self.token.reconfigure(params.rate, params.bucket);
+        self.peak.reconfigure(params.peak, params.peak_depth);
+        self.min_policed = params.min_policed;
+        self.max_sdu = params.max_sdu.unwrap_or(u32::MAX);
     }
 
     /// Brings the buckets up to time `t` (no effect if `t` is not later than
@@ -249,12 +276,8 @@ impl Conformer {
             return self.last;
         }
         self.last = t;
-        if let Some(b) = self.token.as_mut() {
-            b.refill(dt);
-        }
-        if let Some(b) = self.peak.as_mut() {
-            b.refill(dt);
-        }
+        self.token.refill(dt);
+        self.peak.refill(dt);
         t
     }
 
@@ -262,24 +285,19 @@ impl Conformer {
     /// of `ip_bytes` conforms (assuming nothing else is charged meanwhile).
     #[must_use]
     pub fn earliest(&self, ip_bytes: u32) -> Verdict {
-        if self.params.is_oversize(ip_bytes) {
+        if self.is_oversize(ip_bytes) {
             return Verdict::Never;
         }
-        let charge = self.params.charge(ip_bytes);
-        let w1 = self.token.map_or(0, |b| b.wait(charge));
-        let w2 = self.peak.map_or(0, |b| b.wait(charge));
-        Verdict::At(self.last.saturating_add(w1.max(w2)))
+        let charge = self.charge(ip_bytes);
+        let wait = self.token.wait(charge).max(self.peak.wait(charge));
+        Verdict::At(self.last.saturating_add(wait))
     }
 
     /// Charges a packet of `ip_bytes` (call when it conforms).
     pub fn consume(&mut self, ip_bytes: u32) {
-        let charge = self.params.charge(ip_bytes);
-        if let Some(b) = self.token.as_mut() {
-            b.take(charge);
-        }
-        if let Some(b) = self.peak.as_mut() {
-            b.take(charge);
-        }
+        let charge = self.charge(ip_bytes);
+        self.token.take(charge);
+        self.peak.take(charge);
     }
 
     /// Policing in one step: advances to `now`; if the packet conforms now,
@@ -377,6 +395,33 @@ mod tests {
         for t in 0..10 {
             assert!(c.police(t, u32::MAX));
         }
+    }
+
+    #[test]
+    fn params_round_trip_and_set_params_keeps_credit() {
+        let mut p = params(1000, 2000);
+        p.peak = Some(5000);
+        p.peak_depth = 700;
+        p.max_sdu = Some(700);
+        let mut c = Conformer::new(p, 0);
+        assert_eq!(c.params(), p);
+        assert!(c.police(0, 700));
+        // Same depth, new rate: the 1300 bytes of credit stay.
+        let mut q = params(10, 2000);
+        q.max_sdu = None;
+        c.set_params(q);
+        assert_eq!(c.params(), q);
+        assert!(c.police(0, 1300));
+        assert!(!c.police(0, 1));
+        // A smaller bucket clamps the credit; a new peak bucket starts full.
+        let mut r = params(10, 100);
+        r.peak = Some(20);
+        r.peak_depth = 100;
+        c.set_params(r);
+        // 5 s at 10 B/s: 50 bytes of credit.
+        assert!(!c.police(TICKS_PER_SEC * 5, 51));
+        assert!(c.police(TICKS_PER_SEC * 5, 50));
+        assert!(!c.police(TICKS_PER_SEC * 5, 1));
     }
 
     #[test]
