@@ -402,3 +402,16 @@ fn classifier_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Classifier>();
 }
+
+#[test]
+fn ipv4_keys_compare_only_their_low_32_bits() {
+    let mut f = any4(1);
+    f.src = p4(10, 1, 2, 0, 24);
+    f.dst = p4(192, 168, 7, 9, 32);
+    let noisy = FlowKey {
+        src: pkt().src | (0xFFFF_u128 << 64),
+        dst: pkt().dst | (1u128 << 100),
+        ..pkt()
+    };
+    assert_winner(&[f], &noisy, Some(1));
+}
