@@ -1022,4 +1022,309 @@ throttle = "1mbit"
             "{back:?}"
         );
     }
+
+    mod round_trip {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::option;
+        use proptest::prelude::*;
+        use qos_proto::{
+            Family, PolicyFamily, PolicyProtocol, ProtocolMatch, SdMode, ServiceType,
+            ShapingBehavior,
+        };
+
+        fn prefix(fam: Family) -> impl Strategy<Value = Prefix> {
+            let bits: u8 = if fam == Family::V4 { 32 } else { 128 };
+            (any::<u128>(), 0..=bits).prop_map(move |(a, len)| {
+                let a = if bits == 32 { a & 0xFFFF_FFFF } else { a };
+                let host = if len >= bits {
+                    0
+                } else {
+                    (if bits == 128 {
+                        u128::MAX
+                    } else {
+                        (1u128 << bits) - 1
+                    }) >> len
+                };
+                Prefix {
+                    addr: a & !host,
+                    len,
+                }
+            })
+        }
+
+        fn ports() -> impl Strategy<Value = PortRange> {
+            (any::<u16>(), any::<u16>()).prop_map(|(a, b)| PortRange {
+                lo: a.min(b),
+                hi: a.max(b),
+            })
+        }
+
+        fn spec() -> impl Strategy<Value = FlowSpec> {
+            (
+                prop_oneof![
+                    Just(ServiceType::BestEffort),
+                    Just(ServiceType::ControlledLoad),
+                    Just(ServiceType::Guaranteed),
+                    Just(ServiceType::NetworkControl),
+                    Just(ServiceType::Qualitative),
+                ],
+                option::of(1u64..=u64::MAX / 8),
+                1u64..=u64::MAX,
+                option::of(1u64..=u64::MAX / 8),
+                option::of(any::<u32>()),
+                any::<u32>(),
+                option::of(prop_oneof![
+                    Just(SdMode::Borrow),
+                    Just(SdMode::Shape),
+                    Just(SdMode::Discard),
+                    Just(SdMode::BorrowPlus),
+                ]),
+                (option::of(0u8..=63), option::of(0u8..=7)),
+                option::of(prop_oneof![
+                    Just(ShapingBehavior::ShapeOnly),
+                    Just(ShapingBehavior::ShapeAndMark),
+                    Just(ShapingBehavior::UseNonConformantMarkings),
+                ]),
+            )
+                .prop_map(
+                    |(st, rate, bucket, peak, max_sdu, min_policed, mode, (d, p), shaping)| {
+                        FlowSpec {
+                            name: String::new(),
+                            service_type: st,
+                            token_rate: rate,
+                            bucket,
+                            peak_rate: peak,
+                            max_sdu,
+                            min_policed,
+                            mode,
+                            dclass: d,
+                            tclass: p,
+                            shaping,
+                        }
+                    },
+                )
+        }
+
+        fn filter(flows: u32) -> impl Strategy<Value = Filter> {
+            prop_oneof![Just(Family::V4), Just(Family::V6)].prop_flat_map(move |fam| {
+                (
+                    1..=flows,
+                    option::of(prefix(fam)),
+                    option::of(prefix(fam)),
+                    option::of((ports(), ports())),
+                    prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(4), Just(5)],
+                    prop_oneof![Just(47u8), Just(50), Just(132), Just(255)],
+                    option::of(0u8..=63),
+                    option::of(0u16..=4094),
+                    any::<u8>(),
+                )
+                    .prop_map(
+                        move |(flow, src, dst, pp, k, n, dscp, vlan, prec)| {
+                            let protocol = match (pp.is_some(), k) {
+                                (true, 0 | 3 | 4 | 5) | (false, 3) => ProtocolMatch::TcpOrUdp,
+                                (_, 1) => ProtocolMatch::Tcp,
+                                (_, 2) => ProtocolMatch::Udp,
+                                (false, 0) => ProtocolMatch::Any,
+                                (false, 4) => ProtocolMatch::Icmp,
+                                _ => ProtocolMatch::Number(n),
+                            };
+                            let (sp, dp) = pp.unwrap_or((PortRange::ANY, PortRange::ANY));
+                            Filter {
+                                id: 0,
+                                flow,
+                                family: fam,
+                                src: src.unwrap_or(Prefix::ANY),
+                                dst: dst.unwrap_or(Prefix::ANY),
+                                src_ports: sp,
+                                dst_ports: dp,
+                                protocol,
+                                dscp,
+                                vlan,
+                                precedence: prec,
+                            }
+                        },
+                    )
+            })
+        }
+
+        fn policy() -> impl Strategy<Value = Policy> {
+            prop_oneof![
+                Just(PolicyFamily::Both),
+                Just(PolicyFamily::V4),
+                Just(PolicyFamily::V6)
+            ]
+            .prop_flat_map(|fam| {
+                let pfam = if fam == PolicyFamily::V6 {
+                    Family::V6
+                } else {
+                    Family::V4
+                };
+                let with_prefix = fam != PolicyFamily::Both;
+                (
+                    prop_oneof![
+                        Just(PolicyProtocol::Any),
+                        Just(PolicyProtocol::Tcp),
+                        Just(PolicyProtocol::Udp),
+                        Just(PolicyProtocol::Both),
+                    ],
+                    option::of(prefix(pfam)),
+                    option::of(prefix(pfam)),
+                    option::of(ports()),
+                    option::of(ports()),
+                    0u8..=63,
+                    option::of(0u8..=7),
+                    option::of(1u64..=u64::MAX),
+                    any::<u8>(),
+                )
+                    .prop_map(
+                        move |(proto, src, dst, sp, dp, dscp, pcp, thr, prec)| {
+                            let ports = proto != PolicyProtocol::Any;
+                            Policy {
+                                id: 0,
+                                name: String::new(),
+                                protocol: proto,
+                                family: fam,
+                                // A prefix implies its family, so policies for both
+                                // families carry none.
+                                src: src.filter(|_| with_prefix),
+                                dst: dst.filter(|_| with_prefix),
+                                src_ports: sp.filter(|_| ports),
+                                dst_ports: dp.filter(|_| ports),
+                                dscp: Some(dscp),
+                                pcp,
+                                throttle_bps: thr,
+                                precedence: prec,
+                            }
+                        },
+                    )
+            })
+        }
+
+        fn config() -> impl Strategy<Value = AdapterConfig> {
+            (
+                vec((spec(), "[a-z0-9 _\"é-]{0,8}"), 1..5),
+                vec(policy(), 0..3),
+                (
+                    any::<u32>(),
+                    any::<u64>(),
+                    any::<u32>(),
+                    0u8..=100,
+                    any::<bool>(),
+                ),
+                vec((0u8..=63, 0u8..=63, 0u8..=7), 5),
+                0u8..=7,
+            )
+                .prop_flat_map(|(flows, policies, o, m, ncp)| {
+                    let n = u32::try_from(flows.len()).unwrap();
+                    (Just((flows, policies, o, m, ncp)), vec(filter(n), 0..6))
+                })
+                .prop_map(|((flows, policies, o, m, ncp), filters)| {
+                    let mut seen = BTreeSet::new();
+                    let flows: Vec<FlowDef> = flows
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (mut spec, name))| {
+                            // Names are unique; a taken one becomes empty.
+                            if seen.insert(name.clone()) {
+                                spec.name = name;
+                            }
+                            FlowDef {
+                                id: u32::try_from(i).unwrap() + 1,
+                                spec,
+                            }
+                        })
+                        .collect();
+                    let filters = filters
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, f)| Filter {
+                            id: u32::try_from(i).unwrap() + 1,
+                            ..f
+                        })
+                        .collect();
+                    let policies = policies
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, p)| Policy {
+                            id: u32::try_from(i).unwrap() + 1,
+                            name: format!("p{i}"),
+                            ..p
+                        })
+                        .collect();
+                    let e = |i: usize| {
+                        let (d, nd, p) = m[i];
+                        qos_proto::MapEntry {
+                            conforming_dscp: d,
+                            nonconforming_dscp: nd,
+                            priority: p,
+                        }
+                    };
+                    AdapterConfig {
+                        options: AdapterOptions {
+                            queue_packets: o.0,
+                            queue_bytes: o.1,
+                            max_outstanding_sends: o.2,
+                            admission_share: o.3,
+                            marking_override: if o.4 {
+                                MarkingOverride::Ignore
+                            } else {
+                                MarkingOverride::Allow
+                            },
+                            flow_mode: if o.4 {
+                                FlowMode::Diffserv
+                            } else {
+                                FlowMode::Filters
+                            },
+                        },
+                        maps: MappingTables {
+                            best_effort: e(0),
+                            controlled_load: e(1),
+                            guaranteed: e(2),
+                            network_control: e(3),
+                            qualitative: e(4),
+                            nonconforming_priority: ncp,
+                        },
+                        flows,
+                        filters,
+                        policies,
+                    }
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Whatever the driver holds, `export` writes a file that
+            /// resolves back to exactly it, with an empty diff.
+            #[test]
+            fn export_parse_resolve_is_identity(cfg in config()) {
+                let cur = Current {
+                    flows: cfg
+                        .flows
+                        .iter()
+                        .map(|f| FlowEntry {
+                            id: f.id,
+                            policy: None,
+                            spec: f.spec.clone(),
+                            filters: 0,
+                            stats: None,
+                        })
+                        .collect(),
+                    filters: cfg.filters.clone(),
+                    policies: cfg.policies.clone(),
+                    options: cfg.options,
+                    maps: cfg.maps,
+                    ..empty()
+                };
+                prop_assert_eq!(&cur.config(), &cfg);
+                let text = export(&[(cur.info.clone(), cfg.clone())]);
+                let model = parse("x.toml", &text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+                let back = resolve("x.toml", &model.adapters[0], &cur)
+                    .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+                prop_assert_eq!(&back, &cfg, "{}", text);
+                prop_assert!(diff(&cfg, &back).is_empty());
+            }
+        }
+    }
 }

@@ -959,3 +959,25 @@ fn json_everywhere_parses() {
         .success()
         .stdout(predicate::str::contains("\"flow_name\": \"voice\""));
 }
+
+#[test]
+fn apply_reads_standard_input_and_export_takes_one_adapter() {
+    let s = Server::two_adapters();
+    s.tcctl()
+        .args(["apply", "-"])
+        .write_stdin(CONFIG)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "adapter 2 (Cellular): 1 change(s)",
+        ));
+    let one = ok(&s, &["export", "-i", "wwan0"]);
+    assert!(one.contains("adapter = \"wwan0\""), "{one}");
+    assert!(!one.contains("adapter = \"eth0\""), "{one}");
+    assert!(
+        one.contains(
+            "name = \"lte\"\nservice_type = \"best-effort\"\nrate = \"5mbit\"\nbucket = \"6250B\"\n"
+        ),
+        "{one}"
+    );
+}
