@@ -505,7 +505,7 @@ pub fn wire_scheduler_stats<P>(sched: &Scheduler<P>) -> p::AdapterStatistics {
     let unclassified = sched.unclassified_stats();
     let flows = (0..sched.flow_count())
         .filter_map(|i| sched.flow_stats(i))
-        .chain(core::iter::once(&unclassified));
+        .chain(core::iter::once(unclassified));
     for f in flows {
         totals.dropped_packets = totals.dropped_packets.saturating_add(f.dropped_packets);
         totals.packets_scheduled = totals.packets_scheduled.saturating_add(f.packets_scheduled);
