@@ -120,7 +120,9 @@ pub struct ClassifierStats {
 /// The work one lookup did (see [`Classifier::classify_counting`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LookupCost {
-    /// Tables probed.
+    /// Tables whose Bloom filter was tested (tables walked).
+    pub walked: u32,
+    /// Tables probed (Bloom filter passed: slots read).
     pub tables: u32,
     /// Filters checked in full.
     pub candidates: u32,
@@ -328,6 +330,7 @@ fn lookup_counting<A: Addr>(
             continue;
         }
         let tag = t.tag(src, dst, dport.unwrap_or(0));
+        cost.walked = cost.walked.saturating_add(1);
         if !t.may_hold(tag) {
             continue;
         }
