@@ -198,7 +198,7 @@ impl Client {
             let page = take(body).ok_or_else(|| Error::BadReply(format!("{op}: wrong reply")))?;
             items.extend(page.items);
             match page.next {
-                Some(n) if n > start || items.is_empty() => start = n,
+                Some(n) if n > start => start = n,
                 Some(_) => {
                     return Err(Error::BadReply(format!("{op}: pages do not advance")));
                 }

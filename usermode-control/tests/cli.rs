@@ -981,3 +981,35 @@ fn apply_reads_standard_input_and_export_takes_one_adapter() {
         "{one}"
     );
 }
+
+#[test]
+fn long_listings_are_paged() {
+    let s = Server::one_adapter();
+    let mut cfg =
+        String::from("[[adapter]]\nadapter = \"eth0\"\n\n[[adapter.flow]]\nname = \"many\"\n");
+    for i in 0..2500u32 {
+        cfg.push_str(&format!(
+            "\n[[adapter.filter]]\nflow = \"many\"\nprotocol = \"udp\"\ndst = \"10.{}.{}.0/24\"\ndport = {}\n",
+            i / 256,
+            i % 256,
+            1000 + i
+        ));
+    }
+    let f = s.file("many.toml", &cfg);
+    ok(&s, &["apply", f.to_str().unwrap()]);
+    let list = json(&s, &["filter", "list"]);
+    let a = list.as_array().unwrap();
+    assert_eq!(a.len(), 2500, "every page was read");
+    assert_eq!(a[2499]["dport"], "3499");
+    let ids: Vec<u64> = a.iter().map(|f| f["id"].as_u64().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "pages in id order, no repeats"
+    );
+    let first = ok(&s, &["export"]);
+    let again = s.file("again.toml", &first);
+    assert_eq!(
+        ok(&s, &["apply", again.to_str().unwrap()]),
+        "adapter 7 (Ethernet): no changes\n"
+    );
+}
