@@ -87,53 +87,106 @@ pub fn rewrite_dscp(
     if dscp > 63 {
         return Err(MarkError::ValueOutOfRange { value: dscp });
     }
-    let mut f = FrameMut::new(frame);
-    let ip = offsets.ip;
-    let b0 = read(&mut f, ip, 0)?;
-    let b1 = read(&mut f, ip, 1)?;
+    // Fast path: the bytes to change lie in the first slice.
+    let ip = usize::try_from(offsets.ip).unwrap_or(usize::MAX);
+    let in_first = frame.first_mut().and_then(|s| s.get_mut(ip..));
     match family {
         Family::V4 => {
-            if b0 >> 4 != 4 {
-                return Err(MarkError::WrongVersion {
-                    expected: 4,
-                    found: b0 >> 4,
-                });
+            if let Some(h) = in_first.and_then(|s| s.first_chunk_mut::<V4_NEEDED>()) {
+                let old = [h[0], h[V4_DS_AT], h[V4_CSUM_AT], h[V4_CSUM_AT + 1]];
+                let Some([_, ds, c0, c1]) = new_v4(old, dscp)? else {
+                    return Ok(false);
+                };
+                h[V4_DS_AT] = ds;
+                h[V4_CSUM_AT] = c0;
+                h[V4_CSUM_AT + 1] = c1;
+                return Ok(true);
             }
-            let c0 = read(&mut f, ip, V4_CSUM)?;
-            let c1 = read(&mut f, ip, V4_CSUM + 1)?;
-            let new = (dscp << 2) | (b1 & 0x3);
-            if new == b1 {
-                return Ok(false);
-            }
-            // The DS byte is the low byte of the header's first 16-bit word.
-            let hc = ipv4::checksum_update(
-                u16::from_be_bytes([c0, c1]),
-                u16::from_be_bytes([b0, b1]),
-                u16::from_be_bytes([b0, new]),
-            );
-            let [h0, h1] = hc.to_be_bytes();
-            write(&mut f, ip, V4_DS, new)?;
-            write(&mut f, ip, V4_CSUM, h0)?;
-            write(&mut f, ip, V4_CSUM + 1, h1)?;
         }
         Family::V6 => {
-            if b0 >> 4 != 6 {
-                return Err(MarkError::WrongVersion {
-                    expected: 6,
-                    found: b0 >> 4,
-                });
+            if let Some(h) = in_first.and_then(|s| s.first_chunk_mut::<2>()) {
+                let Some(new) = new_v6(*h, dscp)? else {
+                    return Ok(false);
+                };
+                *h = new;
+                return Ok(true);
             }
-            // Traffic class = low nibble of byte 0, high nibble of byte 1.
-            let tc = (b0 << 4) | (b1 >> 4);
-            let new = (dscp << 2) | (tc & 0x3);
-            if new == tc {
+        }
+    }
+    // General path: byte by byte across the slices. Every read happens
+    // before the first write.
+    let mut f = FrameMut::new(frame);
+    let b0 = read(&mut f, offsets.ip, 0)?;
+    let b1 = read(&mut f, offsets.ip, 1)?;
+    match family {
+        Family::V4 => {
+            check_version(4, b0)?;
+            let c0 = read(&mut f, offsets.ip, V4_CSUM)?;
+            let c1 = read(&mut f, offsets.ip, V4_CSUM + 1)?;
+            let Some([_, ds, c0, c1]) = new_v4([b0, b1, c0, c1], dscp)? else {
                 return Ok(false);
-            }
-            write(&mut f, ip, 0, (b0 & 0xF0) | (new >> 4))?;
-            write(&mut f, ip, 1, (b1 & 0x0F) | (new << 4))?;
+            };
+            write(&mut f, offsets.ip, V4_DS, ds)?;
+            write(&mut f, offsets.ip, V4_CSUM, c0)?;
+            write(&mut f, offsets.ip, V4_CSUM + 1, c1)?;
+        }
+        Family::V6 => {
+            let Some([n0, n1]) = new_v6([b0, b1], dscp)? else {
+                return Ok(false);
+            };
+            write(&mut f, offsets.ip, 0, n0)?;
+            write(&mut f, offsets.ip, 1, n1)?;
         }
     }
     Ok(true)
+}
+
+/// Bytes of the IPv4 header the rewrite touches: up to the checksum.
+const V4_NEEDED: usize = ipv4::CHECKSUM_OFFSET + 2;
+const V4_DS_AT: usize = ipv4::DS_OFFSET;
+const V4_CSUM_AT: usize = ipv4::CHECKSUM_OFFSET;
+
+fn check_version(expected: u8, b0: u8) -> Result<(), MarkError> {
+    if b0 >> 4 == expected {
+        Ok(())
+    } else {
+        Err(MarkError::WrongVersion {
+            expected,
+            found: b0 >> 4,
+        })
+    }
+}
+
+/// IPv4: from `[ver_ihl, ds, csum_hi, csum_lo]` to the new bytes, or `None`
+/// when the DSCP is already `dscp`. ECN is kept; the checksum is updated
+/// with RFC 1624 eqn. 3 (the DS byte is the low byte of the header's first
+/// 16-bit word).
+fn new_v4([b0, b1, c0, c1]: [u8; 4], dscp: u8) -> Result<Option<[u8; 4]>, MarkError> {
+    check_version(4, b0)?;
+    let new = (dscp << 2) | (b1 & 0x3);
+    if new == b1 {
+        return Ok(None);
+    }
+    let hc = ipv4::checksum_update(
+        u16::from_be_bytes([c0, c1]),
+        u16::from_be_bytes([b0, b1]),
+        u16::from_be_bytes([b0, new]),
+    );
+    let [h0, h1] = hc.to_be_bytes();
+    Ok(Some([b0, new, h0, h1]))
+}
+
+/// IPv6: from the first two header bytes to the new ones, or `None` when
+/// the DSCP is already `dscp`. The traffic class is the low nibble of byte
+/// 0 and the high nibble of byte 1; version and flow label are kept.
+fn new_v6([b0, b1]: [u8; 2], dscp: u8) -> Result<Option<[u8; 2]>, MarkError> {
+    check_version(6, b0)?;
+    let tc = (b0 << 4) | (b1 >> 4);
+    let new = (dscp << 2) | (tc & 0x3);
+    if new == tc {
+        return Ok(None);
+    }
+    Ok(Some([(b0 & 0xF0) | (new >> 4), (b1 & 0x0F) | (new << 4)]))
 }
 
 /// "DSCP marking override = ignore": resets the DSCP of a packet that no

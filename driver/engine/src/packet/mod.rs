@@ -61,6 +61,7 @@
 
 pub(crate) mod cursor;
 pub mod ethernet;
+mod fast;
 #[cfg(any(test, feature = "reference"))]
 mod fuzz;
 pub mod ipv4;
@@ -277,6 +278,14 @@ struct Net {
 /// or not IP; the module documentation lists every decision.
 #[inline]
 pub fn parse(frame: &[&[u8]], framing: Framing) -> Result<ParsedFrame, Unclassifiable> {
+    if let Some(parsed) = frame.first().and_then(|first| fast::parse(first, framing)) {
+        return Ok(parsed);
+    }
+    parse_general(frame, framing)
+}
+
+/// Every case, any split: the walk the module documentation describes.
+fn parse_general(frame: &[&[u8]], framing: Framing) -> Result<ParsedFrame, Unclassifiable> {
     let f = Frame::new(frame);
     let link = match framing {
         Framing::Ethernet => parse_link(&f)?,
