@@ -124,3 +124,34 @@ pub fn publish_shaped(a: &Adapter, rate: u64, limits: Limits) {
     ];
     publish(a, vec![(1, f)], &filters, limits);
 }
+
+/// Send one request through the simulated control device and decode the
+/// reply (`Err` = the IRP failed with that NTSTATUS and no decodable reply).
+pub fn call(
+    dev: impl Into<qoslwf::sim::Device>,
+    req: &qos_proto::Request,
+) -> Result<qos_proto::Reply, i32> {
+    let op = req.op();
+    let r = dev
+        .into()
+        .ioctl(op.code(), &req.encode(), qos_proto::DEFAULT_REPLY_CAPACITY);
+    match qos_proto::decode_reply(op, &r.output) {
+        Ok(reply) => Ok(reply),
+        Err(_) => Err(r.status),
+    }
+}
+
+/// A wire flow definition from an engine flow spec.
+#[must_use]
+pub fn wire_flow(id: u32, spec: &FlowSpec) -> qos_proto::FlowDef {
+    qos_proto::FlowDef {
+        id,
+        spec: qos_control::convert::wire_flow_spec(spec),
+    }
+}
+
+/// A wire filter from an engine filter.
+#[must_use]
+pub fn wire_filter(f: &Filter) -> qos_proto::Filter {
+    qos_control::convert::wire_filter(f)
+}

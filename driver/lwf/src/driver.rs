@@ -46,8 +46,15 @@ pub(crate) fn ctx() -> Option<&'static DriverCtx> {
 /// Add a freshly attached module to the list.
 pub(crate) fn register_module(m: Arc<FilterModule>) {
     if let Some(d) = ctx() {
+        d.modules.lock().push(Arc::clone(&m));
         d.control.lock().adapter_added(&m);
-        d.modules.lock().push(m);
+    }
+}
+
+/// A module's link speed changed.
+pub(crate) fn link_changed(m: &FilterModule) {
+    if let Some(d) = ctx() {
+        d.control.lock().link_changed(m);
     }
 }
 

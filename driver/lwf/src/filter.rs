@@ -46,6 +46,8 @@ pub struct AdapterInfo {
     pub net_luid: u64,
     /// NET_LUID of the miniport below.
     pub base_luid: u64,
+    /// NET_IFINDEX of the miniport below (stable across re-attach).
+    pub base_if_index: u32,
     /// NDIS_MEDIUM.
     pub media: u32,
     /// Link header the frames carry.
@@ -287,6 +289,7 @@ pub unsafe extern "system" fn filter_attach(
         if_index: p.IfIndex,
         net_luid: p.NetLuid,
         base_luid: p.BaseMiniportNetLuid,
+        base_if_index: p.BaseMiniportIfIndex,
         media: p.MiniportMediaType,
         framing,
         mac: p.CurrentMacAddress,
@@ -698,6 +701,7 @@ pub unsafe extern "system" fn filter_status(ctx: NDIS_HANDLE, ind: *mut NDIS_STA
             m.link_speed.store(ls.XmitLinkSpeed, Ordering::Relaxed);
             let speed = ls.XmitLinkSpeed;
             m.with_datapath(|dp, now| dp.set_link_speed(now, speed));
+            crate::driver::link_changed(m);
         }
     }
     // SAFETY: pass the indication up unchanged.

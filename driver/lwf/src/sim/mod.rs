@@ -535,6 +535,7 @@ impl Sim {
         p.IfIndex = spec.if_index;
         p.NetLuid = spec.net_luid;
         p.BaseMiniportNetLuid = spec.net_luid;
+        p.BaseMiniportIfIndex = spec.if_index;
         p.FilterModuleGuidName = &mut us[0];
         p.BaseMiniportInstanceName = &mut us[1];
         p.BaseMiniportName = &mut us[2];
@@ -604,10 +605,54 @@ impl Sim {
     /// Send an IRP_MJ_DEVICE_CONTROL to the control device with
     /// METHOD_BUFFERED semantics (one system buffer of max(in, out) bytes).
     pub fn ioctl(&self, code: u32, input: &[u8], out_len: usize) -> IoctlReply {
-        self.irp(IRP_MJ_DEVICE_CONTROL, code, input, out_len, None)
+        Device.ioctl(code, input, out_len)
     }
 
     /// Like [`Sim::ioctl`] with explicit lengths and a NULL system buffer
+    /// when `null_buffer` (what a broken caller can produce).
+    pub fn ioctl_raw(
+        &self,
+        code: u32,
+        input: &[u8],
+        in_len: u32,
+        out_len: u32,
+        null_buffer: bool,
+    ) -> IoctlReply {
+        Device.ioctl_raw(code, input, in_len, out_len, null_buffer)
+    }
+
+    /// IRP_MJ_CREATE, CLOSE or CLEANUP on the control device.
+    pub fn device_call(&self, major: u8) -> i32 {
+        Device.device_call(major)
+    }
+
+    /// A handle on the control device usable from any thread (IOCTLs from
+    /// several threads at once; the driver serialises them).
+    #[must_use]
+    pub fn device_handle(&self) -> Device {
+        Device
+    }
+}
+
+/// The control device of the loaded driver (`Send + Sync + Copy`). Calls
+/// fail with STATUS_DEVICE_NOT_READY when no driver is loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Device;
+
+impl From<&Sim> for Device {
+    fn from(_: &Sim) -> Self {
+        Device
+    }
+}
+
+impl Device {
+    /// Send an IRP_MJ_DEVICE_CONTROL to the control device with
+    /// METHOD_BUFFERED semantics (one system buffer of max(in, out) bytes).
+    pub fn ioctl(&self, code: u32, input: &[u8], out_len: usize) -> IoctlReply {
+        self.irp(IRP_MJ_DEVICE_CONTROL, code, input, out_len, None)
+    }
+
+    /// Like [`Device::ioctl`] with explicit lengths and a NULL system buffer
     /// when `null_buffer` (what a broken caller can produce).
     pub fn ioctl_raw(
         &self,
