@@ -463,8 +463,11 @@ fn drop_counters(d: &DropCounts, out: &mut alloc::vec::Vec<p::Counter>) {
 
 /// One flow's scheduler counters on the wire (drops per reason as extra
 /// counters `dropped.<reason>`).
+///
+/// Takes the counters by value or by reference.
 #[must_use]
-pub fn wire_flow_stats(s: &psched::FlowStats) -> p::FlowStats {
+pub fn wire_flow_stats<S: core::borrow::Borrow<psched::FlowStats>>(s: S) -> p::FlowStats {
+    let s: &psched::FlowStats = s.borrow();
     let mut extra = alloc::vec::Vec::new();
     drop_counters(&s.drops, &mut extra);
     p::FlowStats {

@@ -226,7 +226,7 @@ impl DatapathHost for MemHost {
     fn flow_stats(&self, id: AdapterId, index: usize) -> Option<FlowStats> {
         let g = lock(&self.adapters);
         let s = g.get(&id)?.scheduler.as_ref()?;
-        s.flow_stats(index).map(|f| wire_flow_stats(&f))
+        s.flow_stats(index).map(wire_flow_stats)
     }
 
     fn clear_stats(&self, id: AdapterId) {
