@@ -337,3 +337,98 @@ impl NblQueue {
         self.head.take().map_or(core::ptr::null_mut(), Nbl::as_ptr)
     }
 }
+
+#[cfg(all(test, not(target_os = "windows")))]
+mod tests {
+    use super::*;
+    use crate::sim::TxPacket;
+    use crate::sim::packet_for_tests as build;
+    use proptest::prelude::*;
+
+    fn concat(nb: &Nb<'_>) -> Vec<u8> {
+        let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
+        let n = nb.segments(&mut segs);
+        segs[..n].concat()
+    }
+
+    proptest! {
+        #[test]
+        fn segments_cover_exactly_the_data_whatever_the_mdl_split(
+            frame in proptest::collection::vec(any::<u8>(), 0..300),
+            mut cuts in proptest::collection::vec(0usize..300, 0..6),
+            room in 0u32..8,
+        ) {
+            cuts.sort_unstable();
+            let p = TxPacket::split(&frame, &cuts).with_head_room(room);
+            let mut pkt = build(&p);
+            // SAFETY: the packet is ours and outlives `nbl`.
+            let nbl = unsafe { Nbl::from_raw(pkt.nbl_ptr()) }.unwrap();
+            let nb = nbl.first_nb().unwrap();
+            prop_assert_eq!(nb.data_len() as usize, frame.len());
+            prop_assert_eq!(concat(&nb), frame.clone());
+            // Writes through segments_mut land in the frame.
+            {
+                let mut m: [&mut [u8]; MAX_SEGMENTS] = Default::default();
+                let n = nb.segments_mut(&mut m);
+                for s in m[..n].iter_mut() {
+                    for b in s.iter_mut() {
+                        *b = b.wrapping_add(1);
+                    }
+                }
+            }
+            let want: Vec<u8> = frame.iter().map(|b| b.wrapping_add(1)).collect();
+            prop_assert_eq!(concat(&nb), want);
+        }
+
+        #[test]
+        fn queue_keeps_order_and_count(n in 0usize..20, split in 0usize..20) {
+            let mut pkts: Vec<_> = (0..n).map(|i| build(&TxPacket::frame(&[i as u8]))).collect();
+            let nbls: Vec<Nbl> = pkts
+                .iter_mut()
+                // SAFETY: the packets are ours and outlive the queue.
+                .map(|p| unsafe { Nbl::from_raw(p.nbl_ptr()) }.unwrap())
+                .collect();
+            let mut a = NblQueue::new();
+            let mut b = NblQueue::new();
+            for (i, x) in nbls.iter().enumerate() {
+                if i < split { a.push_back(*x) } else { b.push_back(*x) }
+            }
+            a.append(&mut b);
+            prop_assert!(b.is_empty());
+            prop_assert_eq!(a.len() as usize, n);
+            let raw = a.into_raw();
+            // SAFETY: the chain of our packets just built.
+            let mut q = unsafe { NblQueue::from_chain(raw) };
+            prop_assert_eq!(q.len() as usize, n);
+            let mut seen = Vec::new();
+            while let Some(x) = q.pop_front() {
+                prop_assert!(x.next().is_none());
+                seen.push(x);
+            }
+            prop_assert_eq!(seen, nbls);
+        }
+    }
+
+    #[test]
+    fn info_slots_read_and_write_the_documented_offsets() {
+        let mut pkt = build(
+            &TxPacket::frame(&[1, 2, 3])
+                .with_cancel_id(0xAB)
+                .with_8021q(0x2A0),
+        );
+        let base = pkt.nbl_ptr() as usize;
+        // SAFETY: the packet is ours.
+        let mut nbl = unsafe { Nbl::from_raw(pkt.nbl_ptr()) }.unwrap();
+        assert_eq!(nbl.cancel_id(), 0xAB);
+        assert_eq!(nbl.ieee8021q(), 0x2A0);
+        nbl.set_info(IEEE_8021Q_NET_BUFFER_LIST_INFO, 0x2A5);
+        // SAFETY: slot 4 is at 0xb0 inside the NBL we own.
+        let raw = unsafe { ((base + 0xb0) as *const usize).read() };
+        assert_eq!(raw, 0x2A5);
+        nbl.set_status(NDIS_STATUS_PAUSED);
+        // SAFETY: Status is at 0x8c.
+        let st = unsafe { ((base + 0x8c) as *const i32).read() };
+        assert_eq!(st, NDIS_STATUS_PAUSED);
+        assert_eq!(nbl.info(99), 0, "slots past the header's 24 read as 0");
+    }
+}

@@ -27,6 +27,13 @@ mod packet;
 
 pub use packet::TxPacket;
 
+/// Build one NBL the way the simulated NDIS does (unit tests of the NBL
+/// views).
+#[cfg(test)]
+pub(crate) fn packet_for_tests(p: &TxPacket) -> Box<packet::SimPacket> {
+    packet::SimPacket::build(p, 1, 0, Owner::Filter)
+}
+
 use crate::ffi::types::*;
 use core::ffi::c_void;
 use packet::{Owner, SimPacket};
