@@ -124,7 +124,7 @@ impl Client {
                         })
                     }
                     STATUS_INVALID_DEVICE_REQUEST => Error::Version(format!(
-                        "the driver does not know the `{}` request (IOCTL {:#010x}): it is older than this tcctl",
+                        "the driver refused the `{}` request as unknown (IOCTL {:#010x}, STATUS_INVALID_DEVICE_REQUEST): it is older than this tcctl",
                         req.op().name(),
                         req.code()
                     )),

@@ -182,3 +182,27 @@ fn usage_errors_exit_2_and_help_exits_0() {
         .code(0)
         .stdout(predicate::str::starts_with("tcctl "));
 }
+
+#[test]
+fn an_older_driver_that_does_not_know_the_code() {
+    let s = Server::start(fake::bare_status(0xC000_0010));
+    s.tcctl()
+        .arg("interfaces")
+        .assert()
+        .code(8)
+        .stderr(predicate::str::starts_with(
+            "tcctl: error: the driver refused the `enum-adapters` request as unknown (IOCTL 0x80516004, STATUS_INVALID_DEVICE_REQUEST)",
+        ));
+}
+
+#[test]
+fn access_denied_says_run_as_administrator() {
+    let s = Server::start(fake::bare_status(0xC000_0022));
+    s.tcctl()
+        .args(["flow", "list"])
+        .assert()
+        .code(7)
+        .stderr(predicate::str::starts_with(
+            "tcctl: error: access denied: run as administrator",
+        ));
+}

@@ -34,3 +34,10 @@ pub fn garbage() -> Handler {
         (0, n)
     })
 }
+
+/// A driver that completes every request with `ntstatus` and no output
+/// (an older driver: STATUS_INVALID_DEVICE_REQUEST; a handle without the
+/// access an IOCTL code requires: STATUS_ACCESS_DENIED).
+pub fn bare_status(ntstatus: u32) -> Handler {
+    Box::new(move |_code, _input, _output| (ntstatus, 0))
+}
