@@ -102,6 +102,7 @@ impl Default for Tuning {
         Self::DEFAULT
     }
 }
+
 /// Most filters one classifier holds (indexes are `u32`, `u32::MAX` means
 /// "none").
 pub const MAX_FILTERS: usize = 1 << 24;
