@@ -606,3 +606,106 @@ fn qos2_shaping_flows_compile() {
     });
     assert!(e.contains("flow 1"), "{e}");
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_filter() -> impl Strategy<Value = (u32, u8, u8, u16, u8, bool)> {
+        // (dst /8 octet, prefix len 0|8|16, precedence, port, flow choice, udp)
+        (
+            0u32..4,
+            prop_oneof![Just(0u8), Just(8), Just(16)],
+            0u8..3,
+            0u16..4,
+            0u8..3,
+            any::<bool>(),
+        )
+            .prop_map(|(o, len, prec, port, flow, udp)| (o, len, prec * 100, port, flow, udp))
+    }
+
+    fn make(id: u32, (o, len, prec, port, flow, udp): (u32, u8, u8, u16, u8, bool)) -> Filter {
+        let addr = if len == 0 { 0 } else { o << 24 };
+        Filter {
+            dst_ports: if port == 0 {
+                PortRange::ANY
+            } else {
+                PortRange::single(port)
+            },
+            protocol: if udp {
+                ProtocolMatch::Udp
+            } else {
+                ProtocolMatch::Tcp
+            },
+            precedence: prec,
+            ..filter(id, [3, 10, 11][usize::from(flow)], addr, len)
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Adding and removing filters one at a time on a snapshot gives
+        /// the same classification as compiling the final set at once.
+        #[test]
+        fn incremental_equals_full_compile(
+            adds in proptest::collection::vec(arb_filter(), 1..40),
+            removes in proptest::collection::vec(any::<prop::sample::Index>(), 0..15),
+        ) {
+            let mut c = AdapterConfig {
+                flows: vec![(3, flow("a")), (10, flow("b")), (11, flow("c"))],
+                policies: vec![Policy { dst_ports: Some(PortRange::single(2)), ..policy(1) }],
+                ..AdapterConfig::default()
+            };
+            let mut s = Snapshot::compile(&c, 0).unwrap();
+            for (i, a) in adds.iter().enumerate() {
+                let f = make(u32::try_from(i).unwrap() + 1, *a);
+                s = s.with_filter(&f).unwrap();
+                c.filters.push(f);
+            }
+            for r in removes {
+                if c.filters.is_empty() {
+                    break;
+                }
+                let f = c.filters.remove(r.index(c.filters.len()));
+                s = s.without_filter(f.id);
+            }
+            let full = Snapshot::compile(&c, 0).unwrap();
+            prop_assert_eq!(s.filter_count(), full.filter_count());
+            for o in 0..5u128 {
+                for port in 0..5u16 {
+                    for proto in [6u8, 17, 1] {
+                        let k = key(Family::V4, o << 24 | 1, proto, port, 0);
+                        prop_assert_eq!(s.classify(&k), full.classify(&k));
+                    }
+                }
+            }
+        }
+
+        /// Compile either refuses or keeps every flow and filter, and the
+        /// dense order is id order.
+        #[test]
+        fn compile_keeps_everything_in_id_order(
+            ids in proptest::collection::btree_set(1u32..1000, 0..30),
+            policies in proptest::collection::btree_set(1u32..50, 0..5),
+        ) {
+            let c = AdapterConfig {
+                flows: ids.iter().rev().map(|&i| (i, flow(""))).collect(),
+                filters: ids.iter().map(|&i| filter(i, i, i << 8, 24)).collect(),
+                policies: policies.iter().map(|&i| policy(i)).collect(),
+                ..AdapterConfig::default()
+            };
+            let s = Snapshot::compile(&c, 0).unwrap();
+            prop_assert_eq!(s.flows().len(), ids.len() + policies.len());
+            prop_assert_eq!(s.filter_count(), ids.len() + 2 * policies.len());
+            let got: Vec<u32> = s.flows().iter().map(|(id, _)| *id).collect();
+            let mut want: Vec<u32> = ids.iter().copied().collect();
+            want.extend(policies.iter().map(|p| POLICY_ID_BIT | p));
+            prop_assert_eq!(got, want);
+            for &i in &ids {
+                let k = key(Family::V4, u128::from(i << 8 | 1), 6, 80, 0);
+                prop_assert_eq!(s.classify(&k).and_then(|x| s.flow_id(x)), Some(i));
+            }
+        }
+    }
+}
