@@ -1089,6 +1089,12 @@ fn apply(
     model: &config::FileModel,
     json: bool,
 ) -> Result<()> {
+    if model.adapters.is_empty() {
+        return Err(Error::invalid(
+            path,
+            "has no [[adapter]] section: nothing to apply (hint: see tcctl export for the format)",
+        ));
+    }
     let all = client.adapters()?;
     // Resolve and check every adapter's section before sending anything.
     let mut plan: Vec<(Current, qos_proto::AdapterConfig, Vec<String>)> = Vec::new();

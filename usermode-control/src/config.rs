@@ -785,11 +785,15 @@ pub fn export(adapters: &[(AdapterInfo, AdapterConfig)]) -> String {
          # Rates count IP-layer bytes (from the IP header on, no link header); sizes are bytes.\n",
     );
     for (info, cfg) in adapters {
+        // A comment ends at the line's end: keep control characters out.
+        let friendly: String = display_name(info)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let _ = write!(
             out,
-            "\n[[adapter]]\nadapter = {}  # {}, index {}, {}\n",
+            "\n[[adapter]]\nadapter = {}  # {friendly}, index {}, {}\n",
             toml_str(&info.name),
-            display_name(info),
             info.id,
             guid_text(&info.guid)
         );
@@ -994,6 +998,25 @@ throttle = "1mbit"
         assert_eq!(cfg2, cur.config(), "{text}");
         assert!(diff(&cur.config(), &cfg2).is_empty());
         assert_eq!(export(&[(cur.info.clone(), cfg2)]), text);
+    }
+
+    #[test]
+    fn export_survives_odd_names() {
+        let mut cur = empty();
+        cur.info.name = "a\"b\\c".into();
+        cur.info.friendly_name = "line\nbreak # not a key".into();
+        cur.flows.push(FlowEntry {
+            id: 3,
+            policy: None,
+            spec: FlowSpec::best_effort("quote \" and \u{e9}\n".into()),
+            filters: 0,
+            stats: None,
+        });
+        let text = export(&[(cur.info.clone(), cur.config())]);
+        let m = parse("x.toml", &text).unwrap();
+        assert_eq!(m.adapters[0].adapter, Scalar::Str("a\"b\\c".into()));
+        let back = resolve("x.toml", &m.adapters[0], &cur).unwrap();
+        assert_eq!(back.flows[0].spec.name, "quote \" and \u{e9}\n");
     }
 
     #[test]

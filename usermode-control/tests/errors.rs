@@ -206,3 +206,14 @@ fn access_denied_says_run_as_administrator() {
             "tcctl: error: access denied: run as administrator",
         ));
 }
+
+#[test]
+fn a_file_without_adapters_is_refused() {
+    let s = Server::start(fake::garbage());
+    let p = s.file("empty.toml", "# nothing\n");
+    s.tcctl()
+        .args(["apply", p.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("has no [[adapter]] section"));
+}
