@@ -388,16 +388,23 @@ impl Datapath {
     /// number released.
     pub fn release(&mut self, now: Ticks, out: &mut SendBatch) -> u32 {
         let mut n = 0u32;
-        while let Some(r) = self.sched.as_mut().and_then(|s| s.dequeue(now)) {
+        let Self {
+            sched,
+            config,
+            counters,
+            ..
+        } = self;
+        let Some(s) = sched.as_mut() else { return 0 };
+        while let Some(r) = s.dequeue(now) {
             let mut h = r.pkt;
-            if let (Some(cfg), Some((family, offsets))) = (self.config.clone(), h.parsed) {
+            if let (Some(cfg), Some((family, offsets))) = (config.as_deref(), h.parsed) {
                 match r.flow.and_then(|i| cfg.flows().get(i)) {
                     Some((_, spec)) => {
                         let marks = decide(cfg.maps(), spec, r.conforming);
-                        self.mark(&mut h.nbl, family, &offsets, marks);
+                        mark(counters, &mut h.nbl, family, &offsets, marks);
                     }
                     None if cfg.reset_unmarked_dscp() => {
-                        self.reset(&h.nbl, family, &offsets);
+                        reset(counters, &h.nbl, family, &offsets);
                     }
                     None => {}
                 }
@@ -407,70 +414,6 @@ impl Datapath {
         }
         self.sched_out = self.sched_out.saturating_add(n);
         n
-    }
-
-    /// Write the marks into every NET_BUFFER (and the out-of-band 802.1p).
-    fn mark(
-        &mut self,
-        nbl: &mut Nbl,
-        family: Family,
-        offsets: &MarkOffsets,
-        marks: qos_engine::mark::Marks,
-    ) {
-        let mut oob = None;
-        let mut failed = false;
-        let mut dscp = false;
-        for nb in nbl.nbs() {
-            let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
-            let k = nb.segments_mut(&mut segs);
-            let Some(frame) = segs.get_mut(..k) else {
-                continue;
-            };
-            match apply(frame, family, offsets, marks) {
-                Ok(a) => {
-                    oob = oob.or(a.out_of_band_pcp);
-                    dscp |= a.dscp_changed;
-                    if a.pcp_changed {
-                        self.counters.pcp_marked = self.counters.pcp_marked.saturating_add(1);
-                    }
-                }
-                Err(_) => failed = true,
-            }
-        }
-        if dscp {
-            self.counters.dscp_marked = self.counters.dscp_marked.saturating_add(1);
-        }
-        if failed {
-            self.counters.mark_errors = self.counters.mark_errors.saturating_add(1);
-        }
-        if let Some(pcp) = oob {
-            let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
-            nbl.set_info(
-                IEEE_8021Q_NET_BUFFER_LIST_INFO,
-                Ieee8021QInfo::with_priority(v, pcp),
-            );
-            self.counters.pcp_marked = self.counters.pcp_marked.saturating_add(1);
-        }
-    }
-
-    /// DSCP override = ignore: DSCP 0 on every NET_BUFFER of an unmarked NBL.
-    fn reset(&mut self, nbl: &Nbl, family: Family, offsets: &MarkOffsets) {
-        for nb in nbl.nbs() {
-            let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
-            let k = nb.segments_mut(&mut segs);
-            let Some(frame) = segs.get_mut(..k) else {
-                continue;
-            };
-            match reset_dscp(frame, family, offsets) {
-                Ok(true) => {
-                    self.counters.dscp_marked = self.counters.dscp_marked.saturating_add(1);
-                }
-                Ok(false) => {}
-                Err(_) => {
-                    self.counters.mark_errors = self.counters.mark_errors.saturating_add(1);
-                }
-            }
-        }
     }
 
     /// `n` NBLs came back from the miniport; those the scheduler handed out
@@ -509,5 +452,69 @@ impl Datapath {
     /// The link speed changed.
     pub fn set_link_speed(&mut self, _now: Ticks, bps: u64) {
         self.link_speed = bps;
+    }
+}
+
+/// Write the marks into every NET_BUFFER (and the out-of-band 802.1p).
+fn mark(
+    counters: &mut DatapathCounters,
+    nbl: &mut Nbl,
+    family: Family,
+    offsets: &MarkOffsets,
+    marks: qos_engine::mark::Marks,
+) {
+    let mut oob = None;
+    let mut failed = false;
+    let mut dscp = false;
+    for nb in nbl.nbs() {
+        let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
+        let k = nb.segments_mut(&mut segs);
+        let Some(frame) = segs.get_mut(..k) else {
+            continue;
+        };
+        match apply(frame, family, offsets, marks) {
+            Ok(a) => {
+                oob = oob.or(a.out_of_band_pcp);
+                dscp |= a.dscp_changed;
+                if a.pcp_changed {
+                    counters.pcp_marked = counters.pcp_marked.saturating_add(1);
+                }
+            }
+            Err(_) => failed = true,
+        }
+    }
+    if dscp {
+        counters.dscp_marked = counters.dscp_marked.saturating_add(1);
+    }
+    if failed {
+        counters.mark_errors = counters.mark_errors.saturating_add(1);
+    }
+    if let Some(pcp) = oob {
+        let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
+        nbl.set_info(
+            IEEE_8021Q_NET_BUFFER_LIST_INFO,
+            Ieee8021QInfo::with_priority(v, pcp),
+        );
+        counters.pcp_marked = counters.pcp_marked.saturating_add(1);
+    }
+}
+
+/// DSCP override = ignore: DSCP 0 on every NET_BUFFER of an unmarked NBL.
+fn reset(counters: &mut DatapathCounters, nbl: &Nbl, family: Family, offsets: &MarkOffsets) {
+    for nb in nbl.nbs() {
+        let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
+        let k = nb.segments_mut(&mut segs);
+        let Some(frame) = segs.get_mut(..k) else {
+            continue;
+        };
+        match reset_dscp(frame, family, offsets) {
+            Ok(true) => {
+                counters.dscp_marked = counters.dscp_marked.saturating_add(1);
+            }
+            Ok(false) => {}
+            Err(_) => {
+                counters.mark_errors = counters.mark_errors.saturating_add(1);
+            }
+        }
     }
 }
