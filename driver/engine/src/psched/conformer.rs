@@ -182,6 +182,11 @@ impl Bucket {
         }
     }
 
+    /// Whether the bucket holds what a packet of `charge` needs now.
+    fn has(&self, charge: u32) -> bool {
+        self.rate == 0 || self.credit >= scaled(charge).min(self.depth)
+    }
+
     fn take(&mut self, charge: u32) {
         if self.rate != 0 {
             self.credit = self.credit.saturating_sub(scaled(charge));
@@ -303,13 +308,18 @@ impl Conformer {
     /// Policing in one step: advances to `now`; if the packet conforms now,
     /// charges it and returns true, else returns false and charges nothing.
     pub fn police(&mut self, now: Ticks, ip_bytes: u32) -> bool {
-        let now = self.advance(now);
-        match self.earliest(ip_bytes) {
-            Verdict::At(t) if t <= now => {
-                self.consume(ip_bytes);
-                true
-            }
-            _ => false,
+        self.advance(now);
+        if self.is_oversize(ip_bytes) {
+            return false;
+        }
+        let charge = self.charge(ip_bytes);
+        // Same test as `earliest(..) <= now`, without the divisions.
+        if self.token.has(charge) && self.peak.has(charge) {
+            self.token.take(charge);
+            self.peak.take(charge);
+            true
+        } else {
+            false
         }
     }
 }
