@@ -17,6 +17,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo clippy: tcctl for Windows (x86_64-pc-windows-msvc; DeviceIoControl transport)"
 cargo clippy -p tcctl --all-targets --target x86_64-pc-windows-msvc --locked -- -D warnings
 
+step "cargo clippy: the kernel image (qoslwf bin, x86_64-pc-windows-msvc)"
+# --release: the profile with panic = "abort", which a no_std image needs.
+cargo clippy -p qoslwf --bin qoslwf --features sys --release --target x86_64-pc-windows-msvc --locked -- -D warnings
+
+# The .sys static checks (tests/tests/sys_image.rs, in `cargo test`) read it.
+step "cargo make sys (qoslwf.sys cross-linked with rust-lld)"
+cargo make sys
+
 step "cargo test"
 cargo test --workspace --locked
 

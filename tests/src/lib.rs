@@ -2,3 +2,5 @@
 pub mod alloc_count;
 pub mod frames;
 pub mod hlk;
+pub mod inf;
+pub mod pe;
