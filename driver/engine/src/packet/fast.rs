@@ -113,3 +113,85 @@ fn v6<const IP: usize>(first: &[u8]) -> Option<ParsedFrame> {
         ports,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_general;
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// Frames near the fast path's conditions: random bytes with the
+    /// fields it looks at drawn from values on both sides of each test.
+    fn near_fast() -> impl Strategy<Value = (Vec<u8>, Framing)> {
+        (
+            any::<bool>(),
+            prop::sample::select(std::vec![0x0800u16, 0x86DD, 0x8100, 0x0806]),
+            prop::sample::select(std::vec![0x45u8, 0x46, 0x44, 0x65, 0x60, 0x6F, 0x35]),
+            prop::sample::select(std::vec![0u16, 20, 23, 24, 40, 1500, 0xFFFF]),
+            prop::sample::select(std::vec![0u16, 0x4000, 0x2000, 0x0001, 0x3FFF]),
+            prop::sample::select(std::vec![6u8, 17, 1, 58, 0, 44, 51]),
+            prop::collection::vec(any::<u8>(), 0..80),
+        )
+            .prop_map(|(raw, et, vb, len, frag, proto, mut bytes)| {
+                let ip = if raw { 0 } else { 14 };
+                bytes.resize(bytes.len().max(ip + 1), 0);
+                if !raw {
+                    bytes[12..14].copy_from_slice(&et.to_be_bytes());
+                }
+                let put = |b: &mut Vec<u8>, at: usize, v: &[u8]| {
+                    for (i, x) in v.iter().enumerate() {
+                        if let Some(slot) = b.get_mut(at + i) {
+                            *slot = *x;
+                        }
+                    }
+                };
+                put(&mut bytes, ip, &[vb]);
+                if vb >> 4 == 4 {
+                    put(&mut bytes, ip + 2, &len.to_be_bytes());
+                    put(&mut bytes, ip + 6, &frag.to_be_bytes());
+                    put(&mut bytes, ip + 9, &[proto]);
+                } else {
+                    put(&mut bytes, ip + 4, &len.to_be_bytes());
+                    put(&mut bytes, ip + 6, &[proto]);
+                }
+                let framing = if raw {
+                    Framing::RawIp
+                } else {
+                    Framing::Ethernet
+                };
+                (bytes, framing)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8192))]
+
+        /// Whenever the fast path answers, the general path gives the same.
+        #[test]
+        fn fast_path_equals_general_path((f, framing) in near_fast()) {
+            if let Some(fast) = parse(&f, framing) {
+                prop_assert_eq!(parse_general(&[&f], framing), Ok(fast));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_the_usual_frames() {
+        let mut f = std::vec![0u8; 14 + 20 + 20];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[17] = 40;
+        f[23] = 6;
+        assert!(parse(&f, Framing::Ethernet).is_some());
+        assert!(parse(&f[14..], Framing::RawIp).is_some());
+        // A later fragment, options, or a short first slice: general path.
+        f[20] = 0x01;
+        assert!(parse(&f, Framing::Ethernet).is_none());
+        f[20] = 0;
+        f[14] = 0x46;
+        assert!(parse(&f, Framing::Ethernet).is_none());
+        f[14] = 0x45;
+        assert!(parse(&f[..37], Framing::Ethernet).is_none());
+    }
+}
