@@ -59,7 +59,17 @@ for mode in qoslwf tc; do
   scenario_lossless $mode
   if [ $mode = qoslwf ]; then
     scenario_pause_restart
-    TCCTL stats >"$E2E_RUN/stats-qoslwf.txt" 2>&1 || true
+    if [ "$CONFIG_VIA" = tcctl ]; then
+      TCCTL stats >"$E2E_RUN/stats-qoslwf.txt" 2>&1 || fail "tcctl stats failed"
+      log "tcctl stats after the qoslwf scenarios:"; sed 's/^/    /' "$E2E_RUN/stats-qoslwf.txt" >&2
+      # Per flow: sent packets / dropped / non-conforming.
+      per_flow=$(awk '$1 == "ID" && $2 == "FLOW" { t = 1; next }
+                      t && NF >= 6 { printf "%s%s %s/%s/%s", sep, $2, $3, $5, $6; sep = ", " }' \
+                   "$E2E_RUN/stats-qoslwf.txt")
+      record qoslwf "tcctl stats: flow sent/dropped/non-conforming" "$per_flow"
+      grep -Eq '(^|, )voice [1-9][0-9]*/0/0(,|$)' <<<"$per_flow" ||
+        fail "tcctl stats: the voice flow should have sent packets, none dropped or non-conforming: $per_flow"
+    fi
   fi
   stop_path $mode
   if [ $mode = qoslwf ]; then

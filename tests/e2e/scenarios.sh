@@ -246,13 +246,16 @@ e2e_kill_sinks() {
 # ---- 2. shaping accuracy -----------------------------------------------------
 
 scenario_shaping() { # mode
-  local mode=$1 r proto out ip frame good ratio
+  local mode=$1 r proto out ip frame good ratio dst
+  # IPv4 TCP and UDP at each rate, and IPv6 TCP at 10 Mbit/s.
   for r in 1 10 100; do
     configure "$mode" $r
-    for proto in tcp udp; do
+    for proto in tcp udp tcp6; do
+      [ $proto = tcp6 ] && [ $r != 10 ] && continue
       IPERF_PORT=$P_BULK
+      dst=$R4; [ $proto = tcp6 ] && dst=$R6
       # UDP offered at 1.25x the rate: the shaper must hold it to R.
-      out=$(iperf_measure $proto $R4 5 "$(awk -v r=$r 'BEGIN{print r*1.25}')M")
+      out=$(iperf_measure ${proto%6} $dst 5 "$(awk -v r=$r 'BEGIN{print r*1.25}')M")
       read -r ip frame good <<<"$out"
       if [ "$mode" = qoslwf ]; then
         ratio=$(awk -v a="$ip" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
