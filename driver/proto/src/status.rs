@@ -374,7 +374,7 @@ impl fmt::Display for ErrorReply {
                 if !self.rule.is_empty() {
                     write!(f, " {}", self.rule)?;
                 }
-                if self.status == Status::LimitExceeded {
+                if self.status == Status::LimitExceeded && self.arg0 != 0 {
                     write!(f, " (limit {})", self.arg0)?;
                 }
             }
