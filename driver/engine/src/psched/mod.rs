@@ -53,6 +53,20 @@
 //! conformed over those `L` ticks: `bucket + rate * L` bytes (tested in
 //! `tests/psched_shaper.rs`).
 //!
+//! # Driving it (one adapter, under the adapter's lock)
+//! - [`Scheduler::new`] once (allocates every packet slot), then
+//!   [`Scheduler::reconfigure`] with the snapshot's `(FlowId, FlowSpec)`
+//!   list, in the order whose indexes the classifier returns; call it under
+//!   the same lock that swaps the snapshot, so that `Released::flow` always
+//!   indexes the snapshot used to mark.
+//! - Send path: `enqueue(now, flow, ip_bytes, pkt)`; a refused packet comes
+//!   back with its [`DropReason`] (complete it with a failure status).
+//! - Then `dequeue(now)` until `None`, sending each [`Released`] packet
+//!   (marked per `flow` and `conforming`); `send_completed(n)` on every send
+//!   completion, followed by `dequeue` again; arm the adapter's one timer at
+//!   `next_event()` and call `dequeue` when it fires (late is fine).
+//! - Pause: `drain`; cancel by id: `remove_if`.
+//!
 //! # Statistics
 //! [`stats`]: ntddpsch.h's counters for the adapter, each flow, the shaper and
 //! the sequencer, drops per reason, integer EWMA averages.
