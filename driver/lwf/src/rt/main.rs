@@ -7,8 +7,8 @@
 //!
 //! - [`ntoskrnl`]: imports from ntoskrnl.exe (`memcpy` & co for core's
 //!   code, the pool allocator, `KeBugCheckEx`);
-//! - [`crt`]: `_fltused`, a real `__chkstk` stack probe, and the
-//!   `__CxxFrameHandler3` stub that core's unwind tables name;
+//! - [`crt`]: `_fltused` and the `__CxxFrameHandler3` stub that core's
+//!   unwind tables name; [`chkstk`]: a real `__chkstk` stack probe;
 //! - [`pool`]: the global allocator over `ExAllocatePool2` (non-paged pool,
 //!   tag `QLwf`);
 //! - [`panic`]: the panic handler, which bugchecks with the location.
@@ -39,6 +39,8 @@
 #[cfg(target_os = "windows")]
 use qoslwf as _;
 
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+mod chkstk;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
 mod crt;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
