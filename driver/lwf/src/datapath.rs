@@ -299,14 +299,21 @@ impl Datapath {
             (Some(s), Some(c)) => *s.limits() != c.limits(),
             _ => false,
         };
-        if self.sched.is_none() || (limits_changed && self.held() == 0 && self.sched_out == 0) {
-            if let Some(f) = fresh {
+        let flows: &[(FlowId, FlowSpec)] = config.as_ref().map_or(&[], |c| c.flows());
+        let idle = self.held() == 0 && self.sched_out == 0;
+        match fresh {
+            // A new scheduler (first configuration, or new limits while
+            // nothing is held): configured first, swapped in only if that
+            // worked, so a failure leaves everything as it was.
+            Some(mut f) if self.sched.is_none() || (limits_changed && idle) => {
+                f.reconfigure(now, flows)?;
                 self.sched = Some(f);
             }
-        }
-        if let Some(s) = self.sched.as_mut() {
-            let flows: &[(FlowId, FlowSpec)] = config.as_ref().map_or(&[], |c| c.flows());
-            s.reconfigure(now, flows)?;
+            _ => {
+                if let Some(s) = self.sched.as_mut() {
+                    s.reconfigure(now, flows)?;
+                }
+            }
         }
         self.config = config;
         Ok(())
