@@ -112,6 +112,7 @@ start_lwfhost() { # driver|passthrough [extra lwfhost args]
   # 2 shared vCPUs, wakeup latency behind iperf3 dominates the RTT tail.
   local rt=()
   [ "${LWFHOST_RT:-0}" = 1 ] && command -v chrt >/dev/null && rt=(chrt -f 10)
+  [ -n "${LWFHOST_NICE:-}" ] && rt=(nice -n "$LWFHOST_NICE")
   bg in_m "${rt[@]}" "$BIN/lwfhost" --inner vA --outer vB --socket "$CTL_SOCK" --stats-file "$LWFHOST_STATS" "${extra[@]}" 2>"$E2E_RUN/lwfhost.log"
   LWFHOST_PID=${E2E_PIDS[-1]}
   local i
