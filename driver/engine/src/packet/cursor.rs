@@ -34,8 +34,8 @@ impl<'a> Frame<'a> {
         self.len
     }
 
-    /// The `N` bytes at `offset`, borrowed from the first slice when they lie
-    /// there, else copied into `buf`. `None` when the frame ends first.
+    /// The `N` bytes at `offset`, borrowed in place when they lie in one
+    /// slice, else copied into `buf`. `None` when the frame ends first.
     #[inline]
     pub(crate) fn view<'b, const N: usize>(
         &'b self,
@@ -46,32 +46,47 @@ impl<'a> Frame<'a> {
         if let Some(bytes) = self.first.get(offset..end) {
             return bytes.try_into().ok();
         }
-        self.copy_slow(offset, buf)?;
-        Some(buf)
+        self.view_slow(offset, buf)
     }
 
-    /// Copies `out.len()` bytes from `offset` on, walking every slice. `None`
-    /// (with `out` partly written) when the frame ends first.
-    #[cold]
-    fn copy_slow(&self, offset: usize, out: &mut [u8]) -> Option<()> {
+    /// [`Self::view`] past the first slice: finds the slice that holds
+    /// `offset`, borrows from it when the `N` bytes fit, else copies them
+    /// from it and the slices that follow.
+    #[inline(never)]
+    fn view_slow<'b, const N: usize>(
+        &'b self,
+        offset: usize,
+        buf: &'b mut [u8; N],
+    ) -> Option<&'b [u8; N]> {
         let mut skip = offset;
-        let mut out = out;
-        for slice in self.slices {
-            if out.is_empty() {
-                break;
-            }
-            let Some(rest) = slice.get(skip..) else {
-                // The offset lies past this slice.
-                skip = skip.checked_sub(slice.len())?;
-                continue;
+        let mut slices = self.slices.iter();
+        for slice in slices.by_ref() {
+            let rest = match slice.get(skip..) {
+                Some(rest) if !rest.is_empty() => rest,
+                // The offset lies at or past this slice's end.
+                _ => {
+                    skip = skip.checked_sub(slice.len())?;
+                    continue;
+                }
             };
-            skip = 0;
-            let n = rest.len().min(out.len());
-            let (dst, tail) = out.split_at_mut_checked(n)?;
-            dst.copy_from_slice(rest.get(..n)?);
-            out = tail;
+            if let Some(bytes) = rest.first_chunk::<N>() {
+                return Some(bytes);
+            }
+            // The bytes straddle slices: `rest` is shorter than N.
+            let (head, mut tail) = buf.split_at_mut_checked(rest.len())?;
+            head.copy_from_slice(rest);
+            for next in slices {
+                if tail.is_empty() {
+                    break;
+                }
+                let n = next.len().min(tail.len());
+                let (dst, more) = tail.split_at_mut_checked(n)?;
+                dst.copy_from_slice(next.get(..n)?);
+                tail = more;
+            }
+            return tail.is_empty().then_some(&*buf);
         }
-        out.is_empty().then_some(())
+        None
     }
 
     /// The byte at `offset`.
@@ -124,5 +139,58 @@ impl<'f, 'a> FrameMut<'f, 'a> {
     #[inline]
     pub(crate) fn set(&mut self, offset: usize, value: u8) -> Option<()> {
         self.byte_mut(offset).map(|b| *b = value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// Every split of 0..=2 points, including empty slices.
+    fn splits(data: &[u8]) -> Vec<Vec<&[u8]>> {
+        let mut out = Vec::new();
+        for a in 0..=data.len() {
+            for b in a..=data.len() {
+                out.push(std::vec![&data[..a], &data[a..b], &data[b..]]);
+            }
+        }
+        out.push(std::vec![data]);
+        out
+    }
+
+    #[test]
+    fn view_reads_the_same_bytes_at_any_split() {
+        let data: Vec<u8> = (0u8..24).collect();
+        for parts in splits(&data) {
+            let f = Frame::new(&parts);
+            assert_eq!(f.len(), data.len());
+            for off in 0..=data.len() + 1 {
+                let mut buf = [0u8; 5];
+                let want = data.get(off..off + 5);
+                assert_eq!(f.view(off, &mut buf).map(|b| &b[..]), want, "{off}");
+                assert_eq!(f.u8_at(off), data.get(off).copied());
+            }
+            let mut buf = [0u8; 1];
+            assert_eq!(f.view(usize::MAX, &mut buf), None);
+        }
+    }
+
+    #[test]
+    fn byte_mut_writes_through_any_split() {
+        let data: Vec<u8> = (0u8..10).collect();
+        for a in 0..=data.len() {
+            let mut copy = data.clone();
+            let (x, y) = copy.split_at_mut(a);
+            let mut parts = [&mut [][..], x, y];
+            let mut f = FrameMut::new(&mut parts);
+            for i in 0..data.len() {
+                assert_eq!(f.get(i), Some(i as u8));
+                assert_eq!(f.set(i, 100 + i as u8), Some(()));
+            }
+            assert_eq!(f.get(data.len()), None);
+            assert_eq!(f.set(data.len(), 0), None);
+            assert_eq!(copy, (100u8..110).collect::<Vec<_>>());
+        }
     }
 }
