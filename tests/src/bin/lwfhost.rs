@@ -13,7 +13,9 @@
 //! indicated up through FilterReceiveNetBufferLists and written to the inner
 //! interface. `--passthrough` bridges without the driver (topology checks and
 //! baselines). `--link-speed BPS` is the speed the simulated miniport
-//! reports (default 1 Gbit/s).
+//! reports (default 1 Gbit/s). `--stats-file FILE` gets every counter as
+//! `name value` lines every 100 ms. `--static-config FILE` publishes flows
+//! and filters straight to the module (bring-up; tcctl is the normal way).
 //!
 //! Signals: SIGUSR1 pauses the filter, SIGUSR2 restarts it, SIGHUP re-reads
 //! `--static-config`, SIGINT/SIGTERM stop lwfhost (counters are printed on
@@ -21,8 +23,14 @@
 //!
 //! Run it inside the middle namespace only; it creates nothing.
 
+#[path = "lwfhost/control.rs"]
+mod control;
+#[path = "lwfhost/driver_core.rs"]
+mod driver_core;
 #[path = "lwfhost/rawsock.rs"]
 mod rawsock;
+#[path = "lwfhost/static_config.rs"]
+mod static_config;
 
 use std::io;
 use std::path::PathBuf;
@@ -32,6 +40,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
+use driver_core::DriverCore;
+use qoslwf::sim::Sim;
 use rawsock::RawPort;
 
 /// Command line of lwfhost.
@@ -284,17 +294,7 @@ fn install_signals() {
     }
 }
 
-// ---- control socket ----------------------------------------------------------
-
-#[path = "lwfhost/control.rs"]
-mod control;
-#[path = "lwfhost/driver_core.rs"]
-mod driver_core;
-#[path = "lwfhost/static_config.rs"]
-mod static_config;
-
-use driver_core::DriverCore;
-use qoslwf::sim::Sim;
+// ---- setup -------------------------------------------------------------------
 
 /// The outer interface's MAC address and index (the simulated miniport
 /// takes them, so tcctl lists the adapter as Linux names it).
