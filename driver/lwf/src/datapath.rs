@@ -353,12 +353,15 @@ impl Datapath {
 
     /// Parse the first NET_BUFFER, classify, count IP bytes of all NBs.
     fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, u32) {
-        let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
         let parsed = match nbl.first_nb() {
-            Some(nb) => {
-                let n = nb.segments(&mut segs);
-                parse(segs.get(..n).unwrap_or(&[]), self.framing)
-            }
+            Some(nb) => match nb.contiguous() {
+                Some(one) => parse(&[one], self.framing),
+                None => {
+                    let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
+                    let n = nb.segments(&mut segs);
+                    parse(segs.get(..n).unwrap_or(&[]), self.framing)
+                }
+            },
             None => Err(Unclassifiable::Truncated),
         };
         let l2 = parsed.as_ref().map_or(0, |p| p.offsets.ip);
@@ -474,10 +477,19 @@ fn mark(
     let mut failed = false;
     let mut dscp = false;
     for nb in nbl.nbs() {
-        let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
-        let k = nb.segments_mut(&mut segs);
-        let Some(frame) = segs.get_mut(..k) else {
-            continue;
+        // One MDL (the common case) needs no segment array.
+        let mut segs: [&mut [u8]; MAX_SEGMENTS];
+        let mut one: [&mut [u8]; 1];
+        let frame: &mut [&mut [u8]] = match nb.contiguous_mut() {
+            Some(c) => {
+                one = [c];
+                &mut one
+            }
+            None => {
+                segs = Default::default();
+                let k = nb.segments_mut(&mut segs);
+                segs.get_mut(..k).unwrap_or(&mut [])
+            }
         };
         match apply(frame, family, offsets, marks) {
             Ok(a) => {

@@ -158,13 +158,18 @@ impl<'a> Nb<'a> {
     /// Walk the data's MDL segments (from CurrentMdl + CurrentMdlOffset,
     /// `DataLength` bytes), calling `f(ptr, len)` for each, at most
     /// [`MAX_SEGMENTS`] times. Returns how many segments were visited.
-    fn walk(&self, mut f: impl FnMut(*mut u8, usize)) -> usize {
+    fn walk(&self, f: impl FnMut(*mut u8, usize)) -> usize {
+        self.walk_limit(MAX_SEGMENTS, f)
+    }
+
+    /// [`Nb::walk`] visiting at most `limit` segments.
+    fn walk_limit(&self, limit: usize, mut f: impl FnMut(*mut u8, usize)) -> usize {
         let nb = self.raw();
         let mut remaining = nb.DataLength as usize;
         let mut offset = nb.CurrentMdlOffset as usize;
         let mut mdl = nb.CurrentMdl;
         let mut n = 0usize;
-        while remaining > 0 && n < MAX_SEGMENTS {
+        while remaining > 0 && n < limit {
             let Some(m) = NonNull::new(mdl) else { break };
             // SAFETY: validity invariant: the MDL chain is well formed.
             let m = unsafe { m.as_ref() };
@@ -184,6 +189,37 @@ impl<'a> Nb<'a> {
             mdl = m.Next;
         }
         n
+    }
+
+    /// The whole frame as one slice when it lies in one MDL (the common
+    /// case: no segment array to fill).
+    #[must_use]
+    pub fn contiguous(&self) -> Option<&'a [u8]> {
+        let len = self.data_len() as usize;
+        let mut out = None;
+        self.walk_limit(1, |p, l| {
+            if l == len {
+                // SAFETY: validity invariant: `p..p+l` lies inside a mapped
+                // MDL buffer of an NBL we own, for the NBL's borrow 'a.
+                out = Some(unsafe { core::slice::from_raw_parts(p.cast_const(), l) });
+            }
+        });
+        out
+    }
+
+    /// [`Nb::contiguous`], writable.
+    #[must_use]
+    pub fn contiguous_mut(&self) -> Option<&'a mut [u8]> {
+        let len = self.data_len() as usize;
+        let mut out = None;
+        self.walk_limit(1, |p, l| {
+            if l == len {
+                // SAFETY: validity invariant: we own the NBL and its data,
+                // and this is the only slice made over it.
+                out = Some(unsafe { core::slice::from_raw_parts_mut(p, l) });
+            }
+        });
+        out
     }
 
     /// The frame's leading byte slices (at most [`MAX_SEGMENTS`]), written
@@ -366,6 +402,12 @@ mod tests {
             let nb = nbl.first_nb().unwrap();
             prop_assert_eq!(nb.data_len() as usize, frame.len());
             prop_assert_eq!(concat(&nb), frame.clone());
+            // One MDL holding the data: contiguous() gives it whole.
+            let one_mdl = cuts.iter().all(|&c| c == 0 || c >= frame.len());
+            match nb.contiguous() {
+                Some(c) => prop_assert_eq!(c, &frame[..]),
+                None => prop_assert!(!one_mdl || frame.is_empty()),
+            }
             // Writes through segments_mut land in the frame.
             {
                 let mut m: [&mut [u8]; MAX_SEGMENTS] = Default::default();
