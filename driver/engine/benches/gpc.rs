@@ -588,8 +588,9 @@ fn summary(sets: &[Set]) {
         tuning()
     );
     println!(
-        "{:<14} {:>6} {:>6} {:>8} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "{:<14} {:>6} {:>6} {:>6} {:>8} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
         "set",
+        "engine",
         "filters",
         "pkts",
         "ns/pkt",
@@ -609,7 +610,32 @@ fn summary(sets: &[Set]) {
         "checks"
     );
     for s in sets {
-        let c = Classifier::build_tuned(&s.filters, tuning()).expect("valid set");
+        // Both engines back to back, so they see the same machine load.
+        for tree in [true, false] {
+            summary_row(s, tree);
+        }
+    }
+    println!(
+        "engine: tree = Classifier::build (decision trees), tuple = Classifier::build_tuned (tuple space);\n\
+         ns/pkt: median over 21 passes of the trace, best: fastest pass; linear: the reference classifier (1k sets only), median ns/pkt;\n\
+         B/filt: memory_bytes()/filters (filter copies + index); idxB/f: index_bytes()/filters (tables or trees, slots or nodes, rules);\n\
+         build: Classifier::build; add: with_added(one filter) + Arc::new (publish), median and best;\n\
+         tables, bucket: tuple tables (trees) and longest bucket (leaf); hit%: packets that matched a filter;\n\
+         walked: tables whose Bloom filter was tested (trees walked), probes: tables whose slots were read (tree nodes visited), checks: rules checked, per packet"
+    );
+    println!();
+}
+
+fn summary_row(s: &Set, tree: bool) {
+    let build = |f: &[Filter]| {
+        if tree {
+            Classifier::build(f)
+        } else {
+            Classifier::build_tuned(f, tuning())
+        }
+    };
+    {
+        let c = build(&s.filters).expect("valid set");
         let keys = trace(&s.filters, 0x5EED_0001);
         let (ns, ns_best) = ns_per_packet(|k| c.classify(k).map(|f| f.id), &keys, 21);
         let linear = if s.filters.len() <= 2000 {
@@ -633,7 +659,7 @@ fn summary(sets: &[Set]) {
         let (build, build_best) = durations(
             || {
                 let t = Instant::now();
-                black_box(Classifier::build_tuned(black_box(&s.filters), tuning()).expect("valid"));
+                black_box(build(black_box(&s.filters)).expect("valid"));
                 t.elapsed()
             },
             7,
@@ -652,8 +678,9 @@ fn summary(sets: &[Set]) {
         let st = c.stats();
         let n = s.filters.len().max(1) as f64;
         println!(
-            "{:<14} {:>6} {:>6} {:>8.1} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>9.2} {:>9.2} {:>9.1} {:>9.1} {:>6} {:>6} {:>6.1} {:>6.1} {:>6.1} {:>6.1}",
+            "{:<14} {:>6} {:>6} {:>6} {:>8.1} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>9.2} {:>9.2} {:>9.1} {:>9.1} {:>6} {:>6} {:>6.1} {:>6.1} {:>6.1} {:>6.1}",
             s.name,
+            if tree { "tree" } else { "tuple" },
             s.filters.len(),
             keys.len(),
             ns,
@@ -673,13 +700,6 @@ fn summary(sets: &[Set]) {
             per(candidates),
         );
     }
-    println!(
-        "ns/pkt: median over 21 passes of the trace, best: fastest pass; linear: the reference classifier (1k sets only), median ns/pkt;\n\
-         B/filt: memory_bytes()/filters (filter copies + index); idxB/f: index_bytes()/filters (tables, slots, inline rules);\n\
-         build: Classifier::build; add: with_added(one filter) + Arc::new (publish), median and best;\n\
-         tables, bucket: tuple tables and longest bucket; hit%: packets that matched a filter; walked: tables whose Bloom filter was tested, probes: tables whose slots were read, checks: rules checked, per packet"
-    );
-    println!();
 }
 
 fn benches(c: &mut Criterion) {

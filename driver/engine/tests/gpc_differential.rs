@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use qos_engine::gpc::reference::{LinearClassifier, precedes};
 use qos_engine::gpc::{
-    Classifier, DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch, Rank, Tuning,
+    Classifier, DEFAULT_PRECEDENCE, Engine, Filter, PortRange, Prefix, ProtocolMatch, Rank, Tuning,
 };
 use qos_engine::packet::{Family, FlowKey, L4, VlanTag};
 
@@ -434,5 +434,94 @@ proptest! {
             c2 = c2.without(gone.id);
         }
         check_same(&c2, &live, &seeds)?;
+    }
+}
+
+/// Cuts a filter's prefixes down to at most `max` bits (keeping the
+/// address's leading bits): wildcard-heavy sets, the ones that make
+/// decision trees copy filters into many leaves.
+fn widen(mut f: Filter, src_max: u8, dst_max: u8) -> Filter {
+    let cut = |p: Prefix, max: u8| {
+        let len = p.len.min(max);
+        Prefix {
+            addr: p.addr & !host_mask(f.family, len),
+            len,
+        }
+    };
+    f.src = cut(f.src, src_max);
+    f.dst = cut(f.dst, dst_max);
+    f
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Wildcard-heavy sets (short prefixes in both addresses, so the tree
+    /// engine's groups 2-6 and its replication budget do the work), deep
+    /// overlaps, with updates: the default engine against the reference.
+    #[test]
+    fn wildcard_heavy_sets_match_reference(
+        fs in prop::collection::vec((filter(), 0..3u8, 0..3u8), 50..400),
+        extra in prop::collection::vec(filter(), 0..12),
+        removals in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        seeds in prop::collection::vec(packet_seed(), 100..300),
+    ) {
+        let fs: Vec<Filter> = fs
+            .into_iter()
+            .map(|(f, s, d)| widen(f, [0, 4, 16][usize::from(s)], [0, 8, 24][usize::from(d)]))
+            .collect();
+        let fs = with_ids(fs);
+        let mut c = Classifier::build(&fs).unwrap();
+        check_same(&c, &fs, &seeds)?;
+        let mut live = fs.clone();
+        for (i, f) in extra.into_iter().enumerate() {
+            let f = Filter { id: 20_000_000 + i as u32, ..widen(f, 8, 8) };
+            live.push(f);
+            c = c.with_added(f).unwrap();
+        }
+        check_same(&c, &live, &seeds)?;
+        for r in &removals {
+            let gone = live.remove(r.index(live.len()));
+            c = c.without(gone.id);
+        }
+        check_same(&c, &live, &seeds)?;
+    }
+
+    /// Both engines give the same answer on the same set, through the
+    /// same updates.
+    #[test]
+    fn tree_and_tuple_engines_agree(
+        fs in prop::collection::vec(filter(), 0..300),
+        extra in prop::collection::vec(filter(), 0..10),
+        seeds in prop::collection::vec(packet_seed(), 50..200),
+    ) {
+        let fs = with_ids(fs);
+        let mut tree = Classifier::build(&fs).unwrap();
+        let mut tuple = Classifier::build_tuned(&fs, Tuning::DEFAULT).unwrap();
+        prop_assert_eq!(tree.engine(), Engine::DecisionTree);
+        prop_assert_eq!(tuple.engine(), Engine::TupleSpace);
+        let mut all = fs.clone();
+        for (i, f) in extra.into_iter().enumerate() {
+            let f = Filter { id: 30_000_000 + i as u32, ..f };
+            all.push(f);
+            tree = tree.with_added(f).unwrap();
+            tuple = tuple.with_added(f).unwrap();
+        }
+        for s in &seeds {
+            let key = make_key(&all, s);
+            prop_assert_eq!(
+                tree.classify(&key).map(|f| f.id),
+                tuple.classify(&key).map(|f| f.id),
+                "key {:?}", key
+            );
+        }
+        if let Some(f) = all.get(all.len() / 2).copied() {
+            tree = tree.without(f.id);
+            tuple = tuple.without(f.id);
+            for s in &seeds {
+                let key = make_key(&all, s);
+                prop_assert_eq!(tree.classify(&key).map(|f| f.id), tuple.classify(&key).map(|f| f.id));
+            }
+        }
     }
 }

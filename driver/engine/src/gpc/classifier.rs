@@ -1,4 +1,19 @@
-//! The compiled classifier: a TupleMerge-style tuple space.
+//! The compiled classifier, and its tuple-space engine.
+//!
+//! A [`Classifier`] holds the filters in rank order and one of two lookup
+//! engines ([`Engine`]), both exact (they return the same filter for every
+//! packet; the differential tests hold both to the reference):
+//! - [`Engine::DecisionTree`] (module `tree`), what [`Classifier::build`]
+//!   makes: HyperSplit-style trees, a few per family. On the ClassBench
+//!   sets it classifies 1.3-2x faster than the tuple space at 1k and on
+//!   acl1/ipc1 at 10k, and about as fast on fw1 10k (see the `gpc` bench,
+//!   which runs both engines back to back).
+//! - [`Engine::TupleSpace`] (this module and `table`), what
+//!   [`Classifier::build_tuned`] makes with its [`Tuning`]: kept for
+//!   comparison and as the alternative for sets whose filters are wide in
+//!   every field (it never copies a filter). Described below.
+//!
+//! # The tuple-space engine
 //!
 //! # Why this structure
 //! Packet-classification research offers two families: decision trees
@@ -62,6 +77,7 @@ use alloc::vec::Vec;
 use super::matching::{Addr, Rule, aligned};
 use super::rank::Rank;
 use super::table::{EMPTY_SLOT, TupleTable};
+use super::tree::Forest;
 use super::validate::validate_filter;
 use super::{Filter, FilterId};
 use crate::error::{ConfigError, ErrorKind, Field, Object};
@@ -129,6 +145,30 @@ pub struct LookupCost {
     pub candidates: u32,
 }
 
+/// Which lookup structure a classifier compiled its filters into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Decision trees (module `tree`): what [`Classifier::build`] makes.
+    DecisionTree,
+    /// TupleMerge-style tuple space (this module): what
+    /// [`Classifier::build_tuned`] makes, with its [`Tuning`].
+    TupleSpace,
+}
+
+/// The compiled lookup structure.
+#[derive(Debug)]
+enum Index {
+    /// Decision trees, one forest per family.
+    Tree { v4: Forest<u32>, v6: Forest<u128> },
+    /// Tuple tables per family, ordered by their best index, and the
+    /// placement knobs kept for updates.
+    Tuples {
+        v4: Vec<TupleTable<u32>>,
+        v6: Vec<TupleTable<u128>>,
+        tuning: Tuning,
+    },
+}
+
 /// The filter set compiled for lookup. Immutable: changes make a new
 /// classifier ([`Classifier::with_added`], [`Classifier::without`]), which
 /// the caller publishes (e.g. behind an `Arc`). `Send + Sync`; deliberately
@@ -137,12 +177,8 @@ pub struct LookupCost {
 pub struct Classifier {
     /// Every filter, best rank first.
     filters: Vec<Filter>,
-    /// IPv4 tables, ordered by their best index.
-    v4: Vec<TupleTable<u32>>,
-    /// IPv6 tables, ordered by their best index.
-    v6: Vec<TupleTable<u128>>,
-    /// Placement knobs, kept for updates.
-    tuning: Tuning,
+    /// The lookup structure.
+    index: Index,
 }
 
 /// Refuses a set that would not fit the `u32` indexes.
@@ -388,9 +424,10 @@ impl Classifier {
     pub const fn empty() -> Self {
         Self {
             filters: Vec::new(),
-            v4: Vec::new(),
-            v6: Vec::new(),
-            tuning: Tuning::DEFAULT,
+            index: Index::Tree {
+                v4: Forest::new(),
+                v6: Forest::new(),
+            },
         }
     }
 
@@ -402,28 +439,33 @@ impl Classifier {
     /// (field `filter`) for an id used twice, `LimitExceeded` past
     /// [`MAX_FILTERS`].
     pub fn build(filters: &[Filter]) -> Result<Self, ConfigError> {
-        Self::build_tuned(filters, Tuning::DEFAULT)
+        let sorted = checked_and_ranked(filters)?;
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for (i, f) in sorted.iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            match f.family {
+                Family::V4 => v4.push(Rule::<u32>::new(f, idx)),
+                Family::V6 => v6.push(Rule::<u128>::new(f, idx)),
+            }
+        }
+        Ok(Self {
+            filters: sorted,
+            index: Index::Tree {
+                v4: Forest::build(v4),
+                v6: Forest::build(v6),
+            },
+        })
     }
 
-    /// [`Classifier::build`] with other placement knobs (benchmarks,
-    /// tuning). Lookups give the same answers whatever the knobs.
+    /// Compiles the set into the tuple-space engine ([`Engine::TupleSpace`])
+    /// with these placement knobs (benchmarks, comparison, tuning). Lookups
+    /// give the same answers whatever the engine and the knobs.
     ///
     /// # Errors
     /// As [`Classifier::build`].
     pub fn build_tuned(filters: &[Filter], tuning: Tuning) -> Result<Self, ConfigError> {
-        check_count(filters.len())?;
-        for f in filters {
-            validate_filter(f)?;
-        }
-        let mut ids: Vec<FilterId> = filters.iter().map(|f| f.id).collect();
-        ids.sort_unstable();
-        if let Some(w) = ids.windows(2).find(|w| w.first() == w.get(1)) {
-            return Err(duplicate(w.first().copied().unwrap_or(0)));
-        }
-        drop(ids);
-        let mut ranked: Vec<(Rank, Filter)> = filters.iter().map(|f| (Rank::of(f), *f)).collect();
-        ranked.sort_unstable_by_key(|r| core::cmp::Reverse(r.0));
-        let sorted: Vec<Filter> = ranked.into_iter().map(|(_, f)| f).collect();
+        let sorted = checked_and_ranked(filters)?;
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         for (i, f) in sorted.iter().enumerate() {
@@ -442,26 +484,56 @@ impl Classifier {
         v6.shrink_to_fit();
         Ok(Self {
             filters: sorted,
-            v4,
-            v6,
-            tuning,
+            index: Index::Tuples { v4, v6, tuning },
         })
     }
 
+    /// The engine this classifier was compiled into.
+    #[must_use]
+    pub const fn engine(&self) -> Engine {
+        match self.index {
+            Index::Tree { .. } => Engine::DecisionTree,
+            Index::Tuples { .. } => Engine::TupleSpace,
+        }
+    }
+}
+
+/// Validates a set (each filter, unique ids, the size limit) and returns
+/// its filters sorted best rank first.
+fn checked_and_ranked(filters: &[Filter]) -> Result<Vec<Filter>, ConfigError> {
+    {
+        check_count(filters.len())?;
+        for f in filters {
+            validate_filter(f)?;
+        }
+        let mut ids: Vec<FilterId> = filters.iter().map(|f| f.id).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w.first() == w.get(1)) {
+            return Err(duplicate(w.first().copied().unwrap_or(0)));
+        }
+        drop(ids);
+        let mut ranked: Vec<(Rank, Filter)> = filters.iter().map(|f| (Rank::of(f), *f)).collect();
+        ranked.sort_unstable_by_key(|r| core::cmp::Reverse(r.0));
+        Ok(ranked.into_iter().map(|(_, f)| f).collect())
+    }
+}
+
+impl Classifier {
     /// The filter that wins for this packet (highest [`Rank`] among those
     /// that match), or `None`. Allocation-free, cannot panic.
     #[must_use]
     pub fn classify(&self, key: &FlowKey) -> Option<&Filter> {
         let src = aligned(key.family, key.src);
         let dst = aligned(key.family, key.dst);
-        let best = match key.family {
-            Family::V4 => lookup(
-                &self.v4,
-                u32::from_aligned(src),
-                u32::from_aligned(dst),
-                key,
-            ),
-            Family::V6 => lookup(&self.v6, src, dst, key),
+        let best = match (&self.index, key.family) {
+            (Index::Tree { v4, .. }, Family::V4) => {
+                v4.lookup(u32::from_aligned(src), u32::from_aligned(dst), key)
+            }
+            (Index::Tree { v6, .. }, Family::V6) => v6.lookup(src, dst, key),
+            (Index::Tuples { v4, .. }, Family::V4) => {
+                lookup(v4, u32::from_aligned(src), u32::from_aligned(dst), key)
+            }
+            (Index::Tuples { v6, .. }, Family::V6) => lookup(v6, src, dst, key),
         };
         self.filters.get(best as usize)
     }
@@ -473,15 +545,12 @@ impl Classifier {
         let mut cost = LookupCost::default();
         let src = aligned(key.family, key.src);
         let dst = aligned(key.family, key.dst);
-        let best = match key.family {
-            Family::V4 => lookup_counting(
-                &self.v4,
-                u32::from_aligned(src),
-                u32::from_aligned(dst),
-                key,
-                &mut cost,
-            ),
-            Family::V6 => lookup_counting(&self.v6, src, dst, key, &mut cost),
+        let (s4, d4) = (u32::from_aligned(src), u32::from_aligned(dst));
+        let best = match (&self.index, key.family) {
+            (Index::Tree { v4, .. }, Family::V4) => v4.lookup_counting(s4, d4, key, &mut cost),
+            (Index::Tree { v6, .. }, Family::V6) => v6.lookup_counting(src, dst, key, &mut cost),
+            (Index::Tuples { v4, .. }, Family::V4) => lookup_counting(v4, s4, d4, key, &mut cost),
+            (Index::Tuples { v6, .. }, Family::V6) => lookup_counting(v6, src, dst, key, &mut cost),
         };
         (self.filters.get(best as usize), cost)
     }
@@ -505,26 +574,39 @@ impl Classifier {
         filters.extend_from_slice(self.filters.get(..at).unwrap_or(&[]));
         filters.push(f);
         filters.extend_from_slice(self.filters.get(at..).unwrap_or(&[]));
-        let mut v4 = self.v4.clone();
-        let mut v6 = self.v6.clone();
-        v4.iter_mut().for_each(|t| t.shift_up_from(idx));
-        v6.iter_mut().for_each(|t| t.shift_up_from(idx));
-        match f.family {
-            Family::V4 => {
-                place(&mut v4, &f, idx, Mode::Insert, self.tuning);
-                sort_tables(&mut v4);
+        let index = match &self.index {
+            Index::Tree { v4, v6 } => {
+                let (mut v4, mut v6) = (v4.clone(), v6.clone());
+                v4.shift_up_from(idx);
+                v6.shift_up_from(idx);
+                match f.family {
+                    Family::V4 => v4.insert(Rule::new(&f, idx)),
+                    Family::V6 => v6.insert(Rule::new(&f, idx)),
+                }
+                Index::Tree { v4, v6 }
             }
-            Family::V6 => {
-                place(&mut v6, &f, idx, Mode::Insert, self.tuning);
-                sort_tables(&mut v6);
+            Index::Tuples { v4, v6, tuning } => {
+                let (mut v4, mut v6) = (v4.clone(), v6.clone());
+                v4.iter_mut().for_each(|t| t.shift_up_from(idx));
+                v6.iter_mut().for_each(|t| t.shift_up_from(idx));
+                match f.family {
+                    Family::V4 => {
+                        place(&mut v4, &f, idx, Mode::Insert, *tuning);
+                        sort_tables(&mut v4);
+                    }
+                    Family::V6 => {
+                        place(&mut v6, &f, idx, Mode::Insert, *tuning);
+                        sort_tables(&mut v6);
+                    }
+                }
+                Index::Tuples {
+                    v4,
+                    v6,
+                    tuning: *tuning,
+                }
             }
-        }
-        Ok(Self {
-            filters,
-            v4,
-            v6,
-            tuning: self.tuning,
-        })
+        };
+        Ok(Self { filters, index })
     }
 
     /// A new classifier without the filter `id`; `self` is unchanged. An
@@ -532,32 +614,37 @@ impl Classifier {
     #[must_use]
     pub fn without(&self, id: FilterId) -> Self {
         let mut filters = self.filters.clone();
-        let mut v4 = self.v4.clone();
-        let mut v6 = self.v6.clone();
-        let Some(at) = filters.iter().position(|g| g.id == id) else {
-            return Self {
-                filters,
-                v4,
-                v6,
-                tuning: self.tuning,
-            };
+        let at = filters.iter().position(|g| g.id == id);
+        let removed = at.map(|at| (filters.remove(at), u32::try_from(at).unwrap_or(u32::MAX)));
+        let index = match &self.index {
+            Index::Tree { v4, v6 } => {
+                let (mut v4, mut v6) = (v4.clone(), v6.clone());
+                if let Some((_, idx)) = removed {
+                    v4.remove(idx);
+                    v6.remove(idx);
+                }
+                Index::Tree { v4, v6 }
+            }
+            Index::Tuples { v4, v6, tuning } => {
+                let (mut v4, mut v6) = (v4.clone(), v6.clone());
+                if let Some((f, idx)) = removed {
+                    match f.family {
+                        Family::V4 => unplace(&mut v4, &f, idx),
+                        Family::V6 => unplace(&mut v6, &f, idx),
+                    }
+                    v4.iter_mut().for_each(|t| t.shift_down_after(idx));
+                    v6.iter_mut().for_each(|t| t.shift_down_after(idx));
+                    sort_tables(&mut v4);
+                    sort_tables(&mut v6);
+                }
+                Index::Tuples {
+                    v4,
+                    v6,
+                    tuning: *tuning,
+                }
+            }
         };
-        let f = filters.remove(at);
-        let idx = u32::try_from(at).unwrap_or(u32::MAX);
-        match f.family {
-            Family::V4 => unplace(&mut v4, &f, idx),
-            Family::V6 => unplace(&mut v6, &f, idx),
-        }
-        v4.iter_mut().for_each(|t| t.shift_down_after(idx));
-        v6.iter_mut().for_each(|t| t.shift_down_after(idx));
-        sort_tables(&mut v4);
-        sort_tables(&mut v6);
-        Self {
-            filters,
-            v4,
-            v6,
-            tuning: self.tuning,
-        }
+        Self { filters, index }
     }
 
     /// Number of filters.
@@ -592,37 +679,43 @@ impl Classifier {
     /// the filter copies.
     #[must_use]
     pub fn index_bytes(&self) -> usize {
-        let tables = self
-            .v4
+        let (v4, v6) = match &self.index {
+            Index::Tree { v4, v6 } => return v4.heap_bytes().saturating_add(v6.heap_bytes()),
+            Index::Tuples { v4, v6, .. } => (v4, v6),
+        };
+        let tables = v4
             .capacity()
             .saturating_mul(core::mem::size_of::<TupleTable<u32>>())
             .saturating_add(
-                self.v6
-                    .capacity()
+                v6.capacity()
                     .saturating_mul(core::mem::size_of::<TupleTable<u128>>()),
             );
-        let v4 = self
-            .v4
+        let b4 = v4
             .iter()
             .fold(tables, |acc, t| acc.saturating_add(t.heap_bytes()));
-        self.v6
-            .iter()
-            .fold(v4, |acc, t| acc.saturating_add(t.heap_bytes()))
+        v6.iter()
+            .fold(b4, |acc, t| acc.saturating_add(t.heap_bytes()))
     }
 
     /// Shape figures (tables per family, longest bucket).
     #[must_use]
     pub fn stats(&self) -> ClassifierStats {
-        ClassifierStats {
-            v4_tables: self.v4.len(),
-            v6_tables: self.v6.len(),
-            longest_bucket: self
-                .v4
-                .iter()
-                .map(TupleTable::longest_bucket)
-                .chain(self.v6.iter().map(TupleTable::longest_bucket))
-                .max()
-                .unwrap_or(0),
+        match &self.index {
+            Index::Tree { v4, v6 } => ClassifierStats {
+                v4_tables: v4.trees(),
+                v6_tables: v6.trees(),
+                longest_bucket: v4.longest_leaf().max(v6.longest_leaf()),
+            },
+            Index::Tuples { v4, v6, .. } => ClassifierStats {
+                v4_tables: v4.len(),
+                v6_tables: v6.len(),
+                longest_bucket: v4
+                    .iter()
+                    .map(TupleTable::longest_bucket)
+                    .chain(v6.iter().map(TupleTable::longest_bucket))
+                    .max()
+                    .unwrap_or(0),
+            },
         }
     }
 
@@ -657,10 +750,18 @@ impl Classifier {
                 }
             }
         }
-        let mut seen = vec![0u32; self.filters.len()];
-        check(&self.v4, &self.filters, Family::V4, &mut seen);
-        check(&self.v6, &self.filters, Family::V6, &mut seen);
-        assert!(seen.iter().all(|&n| n == 1), "filter held {seen:?} times");
+        match &self.index {
+            Index::Tuples { v4, v6, .. } => {
+                let mut seen = vec![0u32; self.filters.len()];
+                check(v4, &self.filters, Family::V4, &mut seen);
+                check(v6, &self.filters, Family::V6, &mut seen);
+                assert!(seen.iter().all(|&n| n == 1), "filter held {seen:?} times");
+            }
+            Index::Tree { v4, v6 } => {
+                v4.check_invariants();
+                v6.check_invariants();
+            }
+        }
         assert!(
             self.filters
                 .windows(2)
@@ -743,7 +844,11 @@ mod tests {
         for round in 0..20u32 {
             let n = rng.below(300) as u32;
             let fs: vec::Vec<Filter> = (0..n).map(|i| random_filter(&mut rng, i)).collect();
-            let mut c = Classifier::build(&fs).unwrap();
+            let mut c = if round % 2 == 0 {
+                Classifier::build(&fs).unwrap()
+            } else {
+                Classifier::build_tuned(&fs, Tuning::DEFAULT).unwrap()
+            };
             c.check_invariants();
             for k in 0..40 {
                 if rng.below(2) == 0 {
@@ -785,11 +890,16 @@ mod tests {
                 precedence: DEFAULT_PRECEDENCE,
             })
             .collect();
-        let c = Classifier::build(&fs).unwrap();
+        let c = Classifier::build_tuned(&fs, Tuning::DEFAULT).unwrap();
         c.check_invariants();
         // 8 in the plain table, the rest in the by-port table, one each.
         assert_eq!(c.stats().v4_tables, 2);
         assert_eq!(c.stats().longest_bucket, 8);
+        // The tree splits them on the destination port.
+        let t = Classifier::build(&fs).unwrap();
+        t.check_invariants();
+        assert_eq!(t.engine(), Engine::DecisionTree);
+        assert!(t.stats().longest_bucket <= 8);
         let key = |port| crate::packet::FlowKey {
             family: Family::V4,
             src: 0x0A00_0001,
@@ -800,9 +910,11 @@ mod tests {
             ecn: 0,
             vlan: None,
         };
-        for i in 0..50u16 {
-            assert_eq!(c.classify(&key(i)).map(|f| f.id), Some(u32::from(i)));
+        for c in [&c, &t] {
+            for i in 0..50u16 {
+                assert_eq!(c.classify(&key(i)).map(|f| f.id), Some(u32::from(i)));
+            }
+            assert_eq!(c.classify(&key(50)), None);
         }
-        assert_eq!(c.classify(&key(50)), None);
     }
 }

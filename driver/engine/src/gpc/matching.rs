@@ -135,6 +135,17 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     fn and(a: Self, mask: Self) -> Self;
     /// A 64-bit digest of a (source, destination) pair, exact for IPv4.
     fn fold(src: Self, dst: Self) -> u64;
+    /// The 64-bit key a decision tree splits on: the whole address for
+    /// IPv4, the high 64 bits for IPv6.
+    fn key64(self) -> u64;
+    /// The interval of [`Addr::key64`] values covered by the prefix
+    /// `self`/`len` (inclusive).
+    fn span(self, len: u8) -> (u64, u64);
+    /// Prefix lengths below this count as "short" (wide) for the decision
+    /// tree's partition into groups (16 for IPv4, 48 for IPv6).
+    const SHORT_BELOW: u8;
+    /// Bits of [`Addr::key64`] that carry the address (32 or 64).
+    const KEY_BITS: u8;
 }
 
 impl Addr for u32 {
@@ -165,6 +176,17 @@ impl Addr for u32 {
     fn fold(src: Self, dst: Self) -> u64 {
         (u64::from(src) << 32) | u64::from(dst)
     }
+    #[inline]
+    fn key64(self) -> u64 {
+        u64::from(self)
+    }
+    #[inline]
+    fn span(self, len: u8) -> (u64, u64) {
+        let m = Self::mask(len);
+        (u64::from(self & m), u64::from(self | !m))
+    }
+    const SHORT_BELOW: u8 = 16;
+    const KEY_BITS: u8 = 32;
 }
 
 impl Addr for u128 {
@@ -190,6 +212,26 @@ impl Addr for u128 {
         let b = (dst >> 64) as u64 ^ dst as u64;
         a ^ b.rotate_left(32)
     }
+    #[inline]
+    fn key64(self) -> u64 {
+        (self >> 64) as u64
+    }
+    #[inline]
+    fn span(self, len: u8) -> (u64, u64) {
+        let hi = self.key64();
+        if len >= 64 {
+            return (hi, hi);
+        }
+        let m = if len == 0 {
+            0
+        } else {
+            // 1..=63: the shift amount is 1..=63, in range.
+            u64::MAX.wrapping_shl(64u32.wrapping_sub(u32::from(len)))
+        };
+        (hi & m, hi | !m)
+    }
+    const SHORT_BELOW: u8 = 48;
+    const KEY_BITS: u8 = 64;
 }
 
 /// How a rule checks the protocol.
@@ -266,6 +308,16 @@ impl<A: Addr> Rule<A> {
     /// Destination address (for hashing at placement).
     pub(crate) const fn dst(&self) -> A {
         self.dst
+    }
+
+    /// Source and destination prefix lengths.
+    pub(crate) const fn lens(&self) -> (u8, u8) {
+        (self.src_len, self.dst_len)
+    }
+
+    /// Source and destination port ranges (0..=65535 when no condition).
+    pub(crate) const fn port_ranges(&self) -> ((u16, u16), (u16, u16)) {
+        (self.sport, self.dport)
     }
 
     /// The same answer as [`Filter::matches`] for a packet of the rule's

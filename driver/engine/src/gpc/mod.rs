@@ -8,8 +8,9 @@
 //!   before it enters a classifier.
 //! - [`Rank`] (in `rank`): the ONE total order that decides which filter
 //!   wins when several match (Policy-based QoS precedence, made total).
-//! - [`Classifier`] (in `classifier`, over the hash tables of `table`): the
-//!   filter set compiled into an immutable, allocation-free lookup table.
+//! - [`Classifier`] (in `classifier`): the filter set compiled into an
+//!   immutable, allocation-free lookup structure: decision trees (`tree`,
+//!   the default) or TupleMerge-style hash tables (`table`), see [`Engine`].
 //! - [`reference`]: the plain linear classifier, the oracle for differential
 //!   tests and benchmarks (feature `reference`).
 //!
@@ -38,15 +39,17 @@ mod classifier;
 mod matching;
 mod rank;
 mod table;
+mod tree;
 mod validate;
 
 #[cfg(any(test, feature = "reference"))]
 pub mod reference;
 
 pub use classifier::{
-    BUCKET_LIMIT, Classifier, ClassifierStats, LookupCost, MAX_FILTERS, RELAX_STEP, Tuning,
+    BUCKET_LIMIT, Classifier, ClassifierStats, Engine, LookupCost, MAX_FILTERS, RELAX_STEP, Tuning,
 };
 pub use rank::Rank;
+pub use tree::{LEAF_SIZE, MAX_DEPTH, REPLICATION};
 pub use validate::validate_filter;
 
 /// Identifies a flow within one adapter.

@@ -1,0 +1,708 @@
+//! The decision-tree engine: HyperSplit-style binary splits over four
+//! fields, bounded leaves, a few trees per family.
+//!
+//! # Why this structure
+//! The tuple-space engine (module `table`) costs a hash and a Bloom test per
+//! tuple table, and the ClassBench sets need 11-26 tables per family: its
+//! lookup cost grows with the *shape* of the filter set. A decision tree
+//! costs one dependent load per level (about `log2(n / LEAF_SIZE)` levels)
+//! and then a short scan, whatever the shape, as long as filters are not
+//! copied into too many leaves. So:
+//!
+//! - **Fields.** A tree splits on four fields, each an interval of `u64`:
+//!   source and destination address (the whole IPv4 address; the high 64
+//!   bits of an IPv6 address, which is where prefixes up to /64 live: longer
+//!   prefixes are a single point there and are told apart by the leaf check),
+//!   source and destination port (a filter without a port condition covers
+//!   0..=65535; a packet without ports walks the tree as port 0, which reaches
+//!   every filter without a port condition, the only ones that can match it).
+//!   Protocol, inbound DSCP, VLAN, the low IPv6 bits and "needs ports" are
+//!   checked at the leaf by the compact [`Rule`] (the same check as the
+//!   tuple engine's buckets).
+//! - **Splits (HyperSplit, Qi et al., INFOCOM 2009).** An inner node halves
+//!   the space of one field at one value: `key < value` goes left. At build,
+//!   each field's candidate values are the filter interval endpoints inside
+//!   the node's box (all of them in nodes of up to 64 filters, 64 evenly
+//!   spaced ones in larger nodes) and the split with the smallest `left² + right²` (filters on each side) wins: that
+//!   prefers balanced splits but not at the price of copies (60/60, 20%
+//!   copies, loses to 70/30, none). A split that does not shed a filter on
+//!   each side is never taken. A filter whose interval straddles the value goes both
+//!   ways (replication). Binary splits on endpoints keep memory bounded,
+//!   unlike HiCuts' equal-size cuts.
+//! - **Leaves.** A node with at most [`LEAF_SIZE`] filters, or whose best
+//!   split would not shed a filter on either side, or at [`MAX_DEPTH`], or
+//!   once the tree holds [`REPLICATION`] times its filters in leaves (the
+//!   build goes breadth first, so a tree that runs out stops at an even
+//!   depth), becomes
+//!   a leaf: a run of `u32` positions into the family's rule array (rank
+//!   order, so ascending position is best first). The scan stops at the
+//!   first rule that matches, or as soon as a rule cannot beat the best found
+//!   in an earlier tree. Leaves hold positions rather than rules so a rule
+//!   copied into many leaves costs 4 bytes per copy, not 28.
+//! - **Groups (after EffiCuts/CutSplit).** Filters wide in the field a
+//!   tree splits on straddle every split of it and get copied into every
+//!   leaf below. So each family's filters are partitioned by the field they
+//!   are narrow in, and each group gets its own tree: 0, long source prefix
+//!   (at least [`Addr::SHORT_BELOW`]: /16 for IPv4, /48 for IPv6); 1, short
+//!   source and long destination; 2-5, both short: by the field (source,
+//!   destination, source port, destination port) in which the filter is
+//!   narrowest relative to the field's size; 6, wild: even its narrowest
+//!   field is wide (`WILD_SCORE`), a short scan. On ClassBench fw1 10k, a
+//!   single "both short" group of 406 filters had to be copied 17 times
+//!   (leaves of 100); split four ways by narrow field it holds under one
+//!   copy per filter and leaves of 8-29. Lookup walks the trees in order of
+//!   the best rank they hold and stops when the next cannot beat the match
+//!   found so far (1.3-5 trees per packet on ClassBench).
+//!
+//! Lookup allocates nothing, cannot panic, and its loop is bounded by the
+//! depth limit.
+//!
+//! Updates: [`Forest::insert`] edits a copy in place: the new rule is put in
+//! the rule array (positions behind it shift by one), then copied into every
+//! leaf of its group's tree that its box overlaps (the leaf's run is re-laid
+//! at the end of the entry array, the old run becomes garbage until the next
+//! build). [`Forest::remove`] drops the rule from its leaves and re-lays the
+//! entries compactly. Both are O(entries), far below a rebuild.
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::LookupCost;
+use super::matching::{Addr, Rule};
+use crate::packet::{FlowKey, L4};
+
+/// Leaves hold at most this many filters unless no split helps.
+pub const LEAF_SIZE: usize = 8;
+/// Deepest node (the root is at depth 0).
+pub const MAX_DEPTH: usize = 40;
+/// A tree stops splitting once its leaves hold this many times its filters.
+pub const REPLICATION: usize = 16;
+/// Fields a tree splits on: source, destination, source port, destination
+/// port.
+const DIMS: usize = 4;
+/// Groups a family's filters are partitioned into.
+const GROUPS: usize = 7;
+/// The `dim` of a leaf node.
+const LEAF: u8 = u8::MAX;
+
+/// A node: inner (`dim` < 4: `key[dim] < value` goes to `child`, else to
+/// `child + 1`) or leaf (`dim` == [`LEAF`]: `value` packs the entry run's
+/// start (low 32 bits) and length (high 32 bits)). 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Node {
+    value: u64,
+    child: u32,
+    dim: u8,
+}
+
+impl Node {
+    const EMPTY_LEAF: Self = Self {
+        value: 0,
+        child: 0,
+        dim: LEAF,
+    };
+
+    const fn leaf(start: usize, len: usize) -> Self {
+        Self {
+            value: (start as u64 & 0xFFFF_FFFF) | ((len as u64) << 32),
+            child: 0,
+            dim: LEAF,
+        }
+    }
+
+    /// (start, len) of a leaf's run.
+    const fn run(self) -> (usize, usize) {
+        (
+            (self.value & 0xFFFF_FFFF) as usize,
+            (self.value >> 32) as usize,
+        )
+    }
+}
+
+/// A filter's box: one inclusive interval per field.
+type Boxed = [(u64, u64); DIMS];
+
+/// The box of a rule.
+fn box_of<A: Addr>(r: &Rule<A>) -> Boxed {
+    let (sl, dl) = r.lens();
+    let (sp, dp) = r.port_ranges();
+    [
+        r.src().span(sl),
+        r.dst().span(dl),
+        (u64::from(sp.0), u64::from(sp.1)),
+        (u64::from(dp.0), u64::from(dp.1)),
+    ]
+}
+
+/// The group of a rule (see the module docs): 0 long source prefix, 1
+/// short source and long destination, then 2 + the field in which the rule
+/// is narrowest relative to the field's size (source, destination, source
+/// port, destination port; the first on a tie), or 6 when even that field
+/// is wide ([`WILD_SCORE`]).
+fn group_of<A: Addr>(r: &Rule<A>) -> u8 {
+    let (sl, dl) = r.lens();
+    if sl >= A::SHORT_BELOW {
+        return 0;
+    }
+    if dl >= A::SHORT_BELOW {
+        return 1;
+    }
+    // Free bits of each field scaled to 0..=64 (64 = no condition).
+    let addr = |len: u8| {
+        let (lo, hi) = A::span(A::from_aligned(0), len);
+        u32::from(64u8.saturating_sub(u8::try_from((hi ^ lo).leading_zeros()).unwrap_or(64)))
+            .saturating_mul(64)
+            .checked_div(u32::from(A::KEY_BITS))
+            .unwrap_or(64)
+    };
+    let port = |(lo, hi): (u16, u16)| {
+        (16u32.saturating_sub(hi.wrapping_sub(lo).leading_zeros())).saturating_mul(4)
+    };
+    let (sp, dp) = r.port_ranges();
+    let scores = [addr(sl), addr(dl), port(sp), port(dp)];
+    let mut best = 0u8;
+    let mut low = u32::MAX;
+    for (g, &score) in (2u8..).zip(scores.iter()) {
+        if score < low {
+            low = score;
+            best = g;
+        }
+    }
+    if low >= WILD_SCORE {
+        // Wide in every field: splitting would copy these everywhere.
+        return 6;
+    }
+    best
+}
+
+/// A rule whose narrowest field still has this many free bits (in 64ths of
+/// the field) joins the wild group (6): e.g. an IPv4 prefix of /2 or
+/// shorter, a port range of 32768 ports or more, in every field.
+const WILD_SCORE: u32 = 60;
+
+/// One group's tree.
+#[derive(Debug, Clone)]
+struct Tree {
+    group: u8,
+    /// Best (smallest) filter index held, `u32::MAX` when none.
+    min: u32,
+    /// Node 0 is the root; children are always after their parent.
+    nodes: Vec<Node>,
+    /// Leaf runs: positions into the forest's rule array, ascending.
+    entries: Vec<u32>,
+}
+
+impl Tree {
+    /// The entries of the leaf `key` falls into.
+    #[inline]
+    fn leaf(&self, key: &[u64; DIMS]) -> &[u32] {
+        let mut i = 0usize;
+        for _ in 0..=MAX_DEPTH {
+            let Some(n) = self.nodes.get(i) else {
+                return &[];
+            };
+            if n.dim == LEAF {
+                let (start, len) = n.run();
+                return self
+                    .entries
+                    .get(start..start.saturating_add(len))
+                    .unwrap_or(&[]);
+            }
+            let x = key.get(usize::from(n.dim & 3)).copied().unwrap_or(0);
+            i = (n.child as usize).wrapping_add(usize::from(x >= n.value));
+        }
+        &[]
+    }
+
+    /// Builds the tree of `set` (positions into `boxes`, ascending).
+    fn build(group: u8, set: Vec<u32>, boxes: &[Boxed]) -> Self {
+        let budget = set
+            .len()
+            .saturating_mul(REPLICATION)
+            .saturating_add(LEAF_SIZE.saturating_mul(64));
+        let mut live = set.len();
+        let mut nodes = vec![Node::EMPTY_LEAF];
+        let mut entries: Vec<u32> = Vec::with_capacity(set.len().saturating_mul(2));
+        let whole: Boxed = [(0, u64::MAX); DIMS];
+        // Breadth first, so that a tree that runs out of replication budget
+        // stops at an even depth rather than starving its right side.
+        let mut queue: VecDeque<(usize, Vec<u32>, Boxed, usize)> = VecDeque::new();
+        queue.push_back((0, set, whole, 0));
+        let (mut los, mut his) = (Vec::new(), Vec::new());
+        while let Some((id, set, range, depth)) = queue.pop_front() {
+            let split = if set.len() > LEAF_SIZE && depth < MAX_DEPTH && live < budget {
+                choose(&set, &range, boxes, &mut los, &mut his)
+            } else {
+                None
+            };
+            let Some((dim, value)) = split else {
+                let start = entries.len();
+                entries.extend_from_slice(&set);
+                if let Some(n) = nodes.get_mut(id) {
+                    *n = Node::leaf(start, set.len());
+                }
+                continue;
+            };
+            let child = nodes.len();
+            nodes.push(Node::EMPTY_LEAF);
+            nodes.push(Node::EMPTY_LEAF);
+            if let Some(n) = nodes.get_mut(id) {
+                *n = Node {
+                    value,
+                    child: u32::try_from(child).unwrap_or(u32::MAX),
+                    dim: dim as u8,
+                };
+            }
+            let iv = |p: &u32| {
+                boxes
+                    .get(*p as usize)
+                    .and_then(|b| b.get(dim))
+                    .copied()
+                    .unwrap_or((0, u64::MAX))
+            };
+            let left: Vec<u32> = set.iter().copied().filter(|p| iv(p).0 < value).collect();
+            let right: Vec<u32> = set.iter().copied().filter(|p| iv(p).1 >= value).collect();
+            live = live
+                .saturating_add(left.len())
+                .saturating_add(right.len())
+                .saturating_sub(set.len());
+            let (mut lr, mut rr) = (range, range);
+            if let Some(r) = lr.get_mut(dim) {
+                r.1 = value.saturating_sub(1);
+            }
+            if let Some(r) = rr.get_mut(dim) {
+                r.0 = value;
+            }
+            let depth = depth.saturating_add(1);
+            queue.push_back((child, left, lr, depth));
+            queue.push_back((child.wrapping_add(1), right, rr, depth));
+        }
+        nodes.shrink_to_fit();
+        entries.shrink_to_fit();
+        Self {
+            group,
+            min: u32::MAX,
+            nodes,
+            entries,
+        }
+    }
+
+    /// Copies position `p` (whose box is `b`) into every leaf its box
+    /// overlaps.
+    fn insert(&mut self, p: u32, b: &Boxed) {
+        let mut stack = vec![0usize];
+        while let Some(i) = stack.pop() {
+            let Some(n) = self.nodes.get(i).copied() else {
+                continue;
+            };
+            if n.dim != LEAF {
+                let (lo, hi) = b
+                    .get(usize::from(n.dim & 3))
+                    .copied()
+                    .unwrap_or((0, u64::MAX));
+                let child = n.child as usize;
+                if lo < n.value {
+                    stack.push(child);
+                }
+                if hi >= n.value {
+                    stack.push(child.wrapping_add(1));
+                }
+                continue;
+            }
+            let (start, len) = n.run();
+            let new_start = self.entries.len();
+            let old: Vec<u32> = self
+                .entries
+                .get(start..start.saturating_add(len))
+                .unwrap_or(&[])
+                .to_vec();
+            let at = old.partition_point(|&e| e < p);
+            self.entries.extend_from_slice(old.get(..at).unwrap_or(&[]));
+            self.entries.push(p);
+            self.entries.extend_from_slice(old.get(at..).unwrap_or(&[]));
+            if let Some(n) = self.nodes.get_mut(i) {
+                *n = Node::leaf(new_start, len.saturating_add(1));
+            }
+        }
+    }
+
+    /// Drops position `p` from every leaf, renumbers the positions behind
+    /// it, and lays the runs out compactly.
+    fn remove(&mut self, p: u32) {
+        let mut entries = Vec::with_capacity(self.entries.len());
+        for n in self.nodes.iter_mut().filter(|n| n.dim == LEAF) {
+            let (start, len) = n.run();
+            let new_start = entries.len();
+            for &e in self
+                .entries
+                .get(start..start.saturating_add(len))
+                .unwrap_or(&[])
+            {
+                if e != p {
+                    entries.push(if e > p { e.wrapping_sub(1) } else { e });
+                }
+            }
+            *n = Node::leaf(new_start, entries.len().wrapping_sub(new_start));
+        }
+        self.entries = entries;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.nodes
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Node>())
+            .saturating_add(self.entries.capacity().saturating_mul(4))
+    }
+
+    fn longest_leaf(&self) -> u32 {
+        self.nodes
+            .iter()
+            .filter(|n| n.dim == LEAF)
+            .map(|n| u32::try_from(n.run().1).unwrap_or(u32::MAX))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Split values tried per field and node: every endpoint in small nodes,
+/// about this many evenly spaced ones in large nodes (keeps the build fast).
+const CANDIDATES: usize = 64;
+
+/// The split of `set` (within `range`) with the smallest `left² + right²`
+/// among those that shed a filter on both sides, or `None` when none does.
+/// `los`, `his` are scratch buffers.
+fn choose(
+    set: &[u32],
+    range: &Boxed,
+    boxes: &[Boxed],
+    los: &mut Vec<u64>,
+    his: &mut Vec<u64>,
+) -> Option<(usize, u64)> {
+    let n = set.len();
+    let mut best: Option<(usize, u64, u64)> = None;
+    for dim in 0..DIMS {
+        let (rlo, rhi) = range.get(dim).copied().unwrap_or((0, u64::MAX));
+        los.clear();
+        his.clear();
+        for p in set {
+            let (lo, hi) = boxes
+                .get(*p as usize)
+                .and_then(|b| b.get(dim))
+                .copied()
+                .unwrap_or((0, u64::MAX));
+            los.push(lo);
+            his.push(hi);
+        }
+        los.sort_unstable();
+        his.sort_unstable();
+        let step = (n / CANDIDATES).max(1);
+        // Candidate values: interval starts, and one past interval ends,
+        // strictly inside the node's range (so both children are
+        // non-empty boxes).
+        let starts = los.iter().step_by(step).copied();
+        let ends = his
+            .iter()
+            .step_by(step)
+            .filter(|&&h| h < rhi)
+            .map(|&h| h.wrapping_add(1));
+        let mut last = None;
+        for value in starts.chain(ends) {
+            if value <= rlo || value > rhi || last == Some(value) {
+                continue;
+            }
+            last = Some(value);
+            // Left: intervals starting below the value; right: intervals
+            // ending at or past it.
+            let l = los.partition_point(|&x| x < value);
+            let r = n.saturating_sub(his.partition_point(|&x| x < value));
+            if l.max(r) >= n {
+                // Sheds nothing on one side: useless, however cheap.
+                continue;
+            }
+            // The sum of squares rewards balance and punishes replication:
+            // 60/60 (20% copies) loses to 70/30 (none).
+            let (l, r) = (l as u64, r as u64);
+            let cost = l.saturating_mul(l).saturating_add(r.saturating_mul(r));
+            if best.is_none_or(|(_, _, bc)| cost < bc) {
+                best = Some((dim, value, cost));
+            }
+        }
+    }
+    best.map(|(dim, value, _)| (dim, value))
+}
+
+/// One family's rules and trees.
+#[derive(Debug, Clone)]
+pub(crate) struct Forest<A> {
+    /// The family's rules, best first; `Rule::idx` is the classifier-wide
+    /// index. Leaves hold positions into this array.
+    rules: Vec<Rule<A>>,
+    /// At most one tree per group, ordered by their best index.
+    trees: Vec<Tree>,
+}
+
+impl<A: Addr> Forest<A> {
+    /// An empty forest.
+    pub(crate) const fn new() -> Self {
+        Self {
+            rules: Vec::new(),
+            trees: Vec::new(),
+        }
+    }
+
+    /// Compiles `rules` (ascending `idx`).
+    pub(crate) fn build(rules: Vec<Rule<A>>) -> Self {
+        let boxes: Vec<Boxed> = rules.iter().map(box_of).collect();
+        let mut sets: [Vec<u32>; GROUPS] = Default::default();
+        for (p, r) in rules.iter().enumerate() {
+            if let Some(s) = sets.get_mut(usize::from(group_of(r))) {
+                s.push(u32::try_from(p).unwrap_or(u32::MAX));
+            }
+        }
+        let mut trees = Vec::new();
+        for (g, set) in sets.into_iter().enumerate() {
+            let Some(&first) = set.first() else {
+                continue;
+            };
+            let mut t = Tree::build(g as u8, set, &boxes);
+            t.min = rules.get(first as usize).map_or(u32::MAX, |r| r.idx);
+            trees.push(t);
+        }
+        let mut f = Self { rules, trees };
+        f.sort_trees();
+        f
+    }
+
+    fn sort_trees(&mut self) {
+        self.trees.sort_by_key(|t| t.min);
+    }
+
+    /// The best (smallest) index among the rules that match, or `u32::MAX`.
+    /// Walks the trees in order of their best index and stops when the next
+    /// cannot beat the match found so far. (Walking all trees in lockstep,
+    /// so that their node loads overlap, measured no faster: the trees are
+    /// small enough to stay in cache, and most lookups stop after 1-3.)
+    #[inline]
+    pub(crate) fn lookup(&self, src: A, dst: A, key: &FlowKey) -> u32 {
+        let (sp, dp) = match key.l4 {
+            L4::Ports { src, dst } => (src, dst),
+            L4::None | L4::Icmp { .. } => (0, 0),
+        };
+        let k = [src.key64(), dst.key64(), u64::from(sp), u64::from(dp)];
+        let mut best = u32::MAX;
+        for t in &self.trees {
+            if t.min >= best {
+                break;
+            }
+            for &e in t.leaf(&k) {
+                let Some(r) = self.rules.get(e as usize) else {
+                    break;
+                };
+                if r.idx >= best {
+                    break;
+                }
+                if r.matches(src, dst, key) {
+                    best = r.idx;
+                    break;
+                }
+            }
+        }
+        best
+    }
+
+    /// [`Forest::lookup`], counting trees walked (`walked`), nodes visited
+    /// (`tables`) and rules checked (`candidates`).
+    pub(crate) fn lookup_counting(
+        &self,
+        src: A,
+        dst: A,
+        key: &FlowKey,
+        cost: &mut LookupCost,
+    ) -> u32 {
+        let (sp, dp) = match key.l4 {
+            L4::Ports { src, dst } => (src, dst),
+            L4::None | L4::Icmp { .. } => (0, 0),
+        };
+        let k = [src.key64(), dst.key64(), u64::from(sp), u64::from(dp)];
+        let mut best = u32::MAX;
+        for t in &self.trees {
+            if t.min >= best {
+                break;
+            }
+            cost.walked = cost.walked.saturating_add(1);
+            let mut i = 0usize;
+            let mut leaf: &[u32] = &[];
+            for _ in 0..=MAX_DEPTH {
+                let Some(n) = t.nodes.get(i) else { break };
+                cost.tables = cost.tables.saturating_add(1);
+                if n.dim == LEAF {
+                    let (start, len) = n.run();
+                    leaf = t
+                        .entries
+                        .get(start..start.saturating_add(len))
+                        .unwrap_or(&[]);
+                    break;
+                }
+                let x = k.get(usize::from(n.dim & 3)).copied().unwrap_or(0);
+                i = (n.child as usize).wrapping_add(usize::from(x >= n.value));
+            }
+            for &e in leaf {
+                let Some(r) = self.rules.get(e as usize) else {
+                    break;
+                };
+                if r.idx >= best {
+                    break;
+                }
+                cost.candidates = cost.candidates.saturating_add(1);
+                if r.matches(src, dst, key) {
+                    best = r.idx;
+                    break;
+                }
+            }
+        }
+        best
+    }
+
+    /// Shifts every held index `>= from` by +1 (a filter was inserted at
+    /// `from` in the classifier's list).
+    pub(crate) fn shift_up_from(&mut self, from: u32) {
+        for r in &mut self.rules {
+            if r.idx >= from {
+                r.idx = r.idx.saturating_add(1);
+            }
+        }
+        for t in &mut self.trees {
+            if t.min != u32::MAX && t.min >= from {
+                t.min = t.min.saturating_add(1);
+            }
+        }
+    }
+
+    /// Adds `rule` (its index already made room for by
+    /// [`Forest::shift_up_from`] on every forest).
+    pub(crate) fn insert(&mut self, rule: Rule<A>) {
+        let idx = rule.idx;
+        let p = self.rules.partition_point(|r| r.idx < idx);
+        if p > self.rules.len() {
+            return;
+        }
+        self.rules.insert(p, rule);
+        let p = u32::try_from(p).unwrap_or(u32::MAX);
+        for t in &mut self.trees {
+            for e in &mut t.entries {
+                if *e >= p {
+                    *e = e.saturating_add(1);
+                }
+            }
+        }
+        let g = group_of(&rule);
+        let t = match self.trees.iter().position(|t| t.group == g) {
+            Some(i) => self.trees.get_mut(i),
+            None => {
+                self.trees.push(Tree {
+                    group: g,
+                    min: u32::MAX,
+                    nodes: vec![Node::EMPTY_LEAF],
+                    entries: Vec::new(),
+                });
+                self.trees.last_mut()
+            }
+        };
+        if let Some(t) = t {
+            t.insert(p, &box_of(&rule));
+            t.min = t.min.min(idx);
+        }
+        self.sort_trees();
+    }
+
+    /// Removes the rule of index `idx` (if held) and shifts the indexes
+    /// behind it by -1. Call on every forest.
+    pub(crate) fn remove(&mut self, idx: u32) {
+        if let Some(p) = self.rules.iter().position(|r| r.idx == idx) {
+            self.rules.remove(p);
+            let p = u32::try_from(p).unwrap_or(u32::MAX);
+            for t in &mut self.trees {
+                t.remove(p);
+            }
+        }
+        for r in &mut self.rules {
+            if r.idx > idx {
+                r.idx = r.idx.saturating_sub(1);
+            }
+        }
+        let rules = &self.rules;
+        for t in &mut self.trees {
+            t.min = t
+                .entries
+                .iter()
+                .filter_map(|&e| rules.get(e as usize))
+                .map(|r| r.idx)
+                .min()
+                .unwrap_or(u32::MAX);
+        }
+        self.trees.retain(|t| t.min != u32::MAX);
+        self.sort_trees();
+    }
+
+    /// Trees held.
+    pub(crate) fn trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Longest leaf of any tree.
+    pub(crate) fn longest_leaf(&self) -> u32 {
+        self.trees.iter().map(Tree::longest_leaf).max().unwrap_or(0)
+    }
+
+    /// Heap bytes owned (rules, tree nodes, leaf entries).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let rules = self
+            .rules
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Rule<A>>());
+        let trees = self
+            .trees
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Tree>());
+        self.trees
+            .iter()
+            .fold(rules.saturating_add(trees), |acc, t| {
+                acc.saturating_add(t.heap_bytes())
+            })
+    }
+
+    /// Checks that every rule is reachable from every leaf its box
+    /// overlaps in its group's tree (for tests).
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        assert!(self.rules.windows(2).all(|w| w[0].idx < w[1].idx));
+        assert!(self.trees.windows(2).all(|w| w[0].min <= w[1].min));
+        for (p, r) in self.rules.iter().enumerate() {
+            let g = group_of(r);
+            let t = self.trees.iter().find(|t| t.group == g).expect("tree");
+            let b = box_of(r);
+            // Walk every leaf the box overlaps: each must hold p.
+            let mut stack = vec![0usize];
+            let mut leaves = 0;
+            while let Some(i) = stack.pop() {
+                let n = t.nodes[i];
+                if n.dim == LEAF {
+                    let (s, l) = n.run();
+                    assert!(t.entries[s..s + l].contains(&(p as u32)), "rule missing");
+                    assert!(t.entries[s..s + l].windows(2).all(|w| w[0] < w[1]));
+                    leaves += 1;
+                    continue;
+                }
+                let (lo, hi) = b[usize::from(n.dim)];
+                if lo < n.value {
+                    stack.push(n.child as usize);
+                }
+                if hi >= n.value {
+                    stack.push(n.child as usize + 1);
+                }
+            }
+            assert!(leaves > 0);
+        }
+    }
+}
