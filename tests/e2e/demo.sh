@@ -80,6 +80,15 @@ tshark -r "$CAP" -n -Y "ip.src==$S4" -T fields -E separator=, -E occurrence=f \
              k = flow " DSCP " $3 " 802.1p " (($4 == "") ? "-" : $4); n[k]++ }
            END { for (k in n) printf "  %-44s %7d packets\n", k, n[k] }' | sort
 
+echo; echo "== IP-layer rate per flow on the receiver (tshark: sum of IP lengths from each flow's first to last packet)"
+tshark -r "$CAP" -n -Y "ip.src==$S4" -T fields -E separator=, -E occurrence=f \
+  -e udp.dstport -e tcp.dstport -e ip.len -e frame.time_relative 2>/dev/null |
+  awk -F, '{ port = ($1 != "") ? $1 : $2; b[port] += $3;
+             if (!(port in t0)) t0[port] = $4; t1[port] = $4 }
+           END { for (p in b) { d = t1[p] - t0[p]; if (d <= 0) continue;
+                   name = (p == 7000) ? "voice  (udp 7000)" : (p == 5201) ? "bulk   (tcp 5201)" : (p == 5202) ? "backup (udp 5202)" : "other " p;
+                   printf "  %-20s %7.3f Mbit/s IP-layer\n", name, b[p] * 8 / d / 1e6 } }' | sort
+
 echo; echo "== achieved rates (iperf3, receiver side)"
 rate() { jq -r '(.end.sum_received // .end.sum).bits_per_second // 0' "$1" 2>/dev/null | awk '{printf "%.2f Mbit/s", $1/1e6}'; }
 lost() { jq -r '(.end.sum_received // .end.sum) | "\(.lost_packets // 0) of \(.packets // 0) datagrams lost"' "$1" 2>/dev/null; }
