@@ -576,7 +576,10 @@ impl Classifier {
         filters.extend_from_slice(self.filters.get(at..).unwrap_or(&[]));
         let index = match &self.index {
             Index::Tree { v4, v6 } => {
-                let (mut v4, mut v6) = (v4.clone(), v6.clone());
+                let (mut v4, mut v6) = match f.family {
+                    Family::V4 => (v4.copy_for_insert(), v6.clone()),
+                    Family::V6 => (v4.clone(), v6.copy_for_insert()),
+                };
                 v4.shift_up_from(idx);
                 v6.shift_up_from(idx);
                 match f.family {

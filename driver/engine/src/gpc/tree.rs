@@ -469,9 +469,36 @@ impl<A: Addr> Forest<A> {
             t.min = rules.get(first as usize).map_or(u32::MAX, |r| r.idx);
             trees.push(t);
         }
+        let mut rules = rules;
+        rules.shrink_to_fit();
         let mut f = Self { rules, trees };
         f.sort_trees();
         f
+    }
+
+    /// A copy with room for one more rule (so [`Forest::insert`] on it does
+    /// not grow, i.e. copy, the arrays a second time).
+    pub(crate) fn copy_for_insert(&self) -> Self {
+        let mut rules = Vec::with_capacity(self.rules.len().saturating_add(1));
+        rules.extend_from_slice(&self.rules);
+        let trees = self
+            .trees
+            .iter()
+            .map(|t| {
+                // A new rule lands in a few leaves; each re-laid run costs
+                // its length plus one.
+                let room = LEAF_SIZE.saturating_mul(8);
+                let mut entries = Vec::with_capacity(t.entries.len().saturating_add(room));
+                entries.extend_from_slice(&t.entries);
+                Tree {
+                    group: t.group,
+                    min: t.min,
+                    nodes: t.nodes.clone(),
+                    entries,
+                }
+            })
+            .collect();
+        Self { rules, trees }
     }
 
     fn sort_trees(&mut self) {
