@@ -163,7 +163,7 @@ fn bench(c: &mut Criterion) {
             allocs as f64 / (1000 * BATCH) as f64
         );
         if let Some(t0) = thread_cpu_ns() {
-            let rounds: u64 = if n.is_none() { 100_000 } else { 4000 };
+            let rounds: u64 = if n.is_none() { 200_000 } else { 40_000 };
             for _ in 0..rounds {
                 a.send_prepared(black_box(&prepared), 0);
             }
