@@ -20,6 +20,10 @@
 //! mostly misses, though wildcard filters catch some), shuffled with a fixed
 //! seed (xorshift, no rand crate).
 //!
+//! Both engines are measured back to back (`tree`: `Classifier::build`, the
+//! default; `tuple`: `Classifier::build_tuned`, the tuple space), so they
+//! see the same load on a shared machine.
+//!
 //! Output: criterion's figures (classify is timed per whole trace, with the
 //! trace length as throughput: read "elem/s", or divide the time by the
 //! packet count printed below), then a summary table measured here without
@@ -709,11 +713,17 @@ fn benches(c: &mut Criterion) {
         return;
     }
     let mut g = c.benchmark_group("gpc_classify_trace");
-    for s in &sets {
-        let cl = Classifier::build(&s.filters).expect("valid set");
+    for (s, tree) in sets.iter().flat_map(|s| [(s, true), (s, false)]) {
+        let cl = if tree {
+            Classifier::build(&s.filters)
+        } else {
+            Classifier::build_tuned(&s.filters, tuning())
+        }
+        .expect("valid set");
         let keys = trace(&s.filters, 0x5EED_0001);
         g.throughput(Throughput::Elements(keys.len() as u64));
-        g.bench_function(&s.name, |b| {
+        let name = format!("{}/{}", s.name, if tree { "tree" } else { "tuple" });
+        g.bench_function(&name, |b| {
             b.iter(|| {
                 let mut n = 0u32;
                 for k in &keys {

@@ -869,6 +869,61 @@ mod tests {
     }
 
     #[test]
+    fn a_tree_built_one_filter_at_a_time_keeps_short_leaves() {
+        let mut rng = Rng(0x0DDB_A11C_AFE0_0001);
+        let mut c = Classifier::empty();
+        let mut all = vec::Vec::new();
+        for i in 0..600u32 {
+            let f = Filter {
+                id: i,
+                flow: i,
+                family: Family::V4,
+                src: Prefix {
+                    addr: u128::from(rng.next() as u32),
+                    len: 32,
+                },
+                dst: Prefix {
+                    addr: u128::from(rng.next() as u32 & 0xFFFF_FF00),
+                    len: 24,
+                },
+                src_ports: PortRange::ANY,
+                dst_ports: PortRange::single(rng.below(1000) as u16),
+                protocol: ProtocolMatch::Tcp,
+                dscp: None,
+                vlan: None,
+                precedence: DEFAULT_PRECEDENCE,
+            };
+            all.push(f);
+            c = c.with_added(f).unwrap();
+        }
+        c.check_invariants();
+        assert_eq!(c.engine(), Engine::DecisionTree);
+        let longest = c.stats().longest_bucket;
+        assert!(
+            longest as usize <= crate::gpc::SPLIT_AT,
+            "leaf of {longest}"
+        );
+        let built = Classifier::build(&all).unwrap();
+        for f in &all {
+            let key = crate::packet::FlowKey {
+                family: Family::V4,
+                src: f.src.addr,
+                dst: f.dst.addr | 7,
+                protocol: 6,
+                l4: crate::packet::L4::Ports {
+                    src: 1,
+                    dst: f.dst_ports.lo,
+                },
+                dscp: 0,
+                ecn: 0,
+                vlan: None,
+            };
+            assert_eq!(c.classify(&key).map(|g| g.id), Some(f.id));
+            assert_eq!(built.classify(&key).map(|g| g.id), Some(f.id));
+        }
+    }
+
+    #[test]
     fn filters_on_one_address_pair_pile_up_and_still_classify() {
         // 50 filters on one address pair: they must pile up in one bucket
         // (nothing can split them) and still classify right.

@@ -49,7 +49,7 @@ pub use classifier::{
     BUCKET_LIMIT, Classifier, ClassifierStats, Engine, LookupCost, MAX_FILTERS, RELAX_STEP, Tuning,
 };
 pub use rank::Rank;
-pub use tree::{LEAF_SIZE, MAX_DEPTH, REPLICATION};
+pub use tree::{LEAF_SIZE, MAX_DEPTH, REPLICATION, SPLIT_AT};
 pub use validate::validate_filter;
 
 /// Identifies a flow within one adapter.

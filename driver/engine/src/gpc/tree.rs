@@ -57,11 +57,14 @@
 //! Lookup allocates nothing, cannot panic, and its loop is bounded by the
 //! depth limit.
 //!
-//! Updates: [`Forest::insert`] edits a copy in place: the new rule is put in
-//! the rule array (positions behind it shift by one), then copied into every
-//! leaf of its group's tree that its box overlaps (the leaf's run is re-laid
-//! at the end of the entry array, the old run becomes garbage until the next
-//! build). [`Forest::remove`] drops the rule from its leaves and re-lays the
+//! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
+//! runs out afresh, dropping what earlier inserts left behind): the new rule
+//! is put in the rule array (positions behind it shift by one), then copied
+//! into every leaf of its group's tree that its box overlaps (the leaf's run
+//! is re-laid at the end of the entry array); a leaf that passes
+//! [`SPLIT_AT`] filters is grown into a subtree on the spot, the same way
+//! the build grows nodes, so a set built one filter at a time (the way
+//! `tcctl` adds them) keeps short leaves. [`Forest::remove`] drops the rule from its leaves and re-lays the
 //! entries compactly. Both are O(entries), far below a rebuild.
 
 use alloc::collections::VecDeque;
@@ -76,6 +79,8 @@ use crate::packet::{FlowKey, L4};
 pub const LEAF_SIZE: usize = 8;
 /// Deepest node (the root is at depth 0).
 pub const MAX_DEPTH: usize = 40;
+/// An insert grows a leaf that passes this many filters into a subtree.
+pub const SPLIT_AT: usize = 2 * LEAF_SIZE;
 /// A tree stops splitting once its leaves hold this many times its filters.
 pub const REPLICATION: usize = 16;
 /// Fields a tree splits on: source, destination, source port, destination
@@ -221,46 +226,66 @@ impl Tree {
             .len()
             .saturating_mul(REPLICATION)
             .saturating_add(LEAF_SIZE.saturating_mul(64));
-        let mut live = set.len();
-        let mut nodes = vec![Node::EMPTY_LEAF];
-        let mut entries: Vec<u32> = Vec::with_capacity(set.len().saturating_mul(2));
+        let mut t = Self {
+            group,
+            min: u32::MAX,
+            nodes: vec![Node::EMPTY_LEAF],
+            entries: Vec::with_capacity(set.len().saturating_mul(2)),
+        };
         let whole: Boxed = [(0, u64::MAX); DIMS];
+        let live = set.len();
+        let mut queue = VecDeque::new();
+        queue.push_back((0, set, whole, 0));
+        t.grow(
+            &|p| boxes.get(p as usize).copied().unwrap_or(whole),
+            queue,
+            budget,
+            live,
+        );
+        t.nodes.shrink_to_fit();
+        t.entries.shrink_to_fit();
+        t
+    }
+
+    /// Grows the tree from the nodes in `queue` (node, its filters, its
+    /// box, its depth): each becomes an inner node over two new nodes, or a
+    /// leaf whose run is appended to the entries. `live` counts entries
+    /// placed or queued; splitting stops once it reaches `budget`.
+    fn grow(
+        &mut self,
+        box_of: &impl Fn(u32) -> Boxed,
+        mut queue: VecDeque<(usize, Vec<u32>, Boxed, usize)>,
+        budget: usize,
+        mut live: usize,
+    ) {
         // Breadth first, so that a tree that runs out of replication budget
         // stops at an even depth rather than starving its right side.
-        let mut queue: VecDeque<(usize, Vec<u32>, Boxed, usize)> = VecDeque::new();
-        queue.push_back((0, set, whole, 0));
         let (mut los, mut his) = (Vec::new(), Vec::new());
         while let Some((id, set, range, depth)) = queue.pop_front() {
             let split = if set.len() > LEAF_SIZE && depth < MAX_DEPTH && live < budget {
-                choose(&set, &range, boxes, &mut los, &mut his)
+                choose(&set, &range, box_of, &mut los, &mut his)
             } else {
                 None
             };
             let Some((dim, value)) = split else {
-                let start = entries.len();
-                entries.extend_from_slice(&set);
-                if let Some(n) = nodes.get_mut(id) {
+                let start = self.entries.len();
+                self.entries.extend_from_slice(&set);
+                if let Some(n) = self.nodes.get_mut(id) {
                     *n = Node::leaf(start, set.len());
                 }
                 continue;
             };
-            let child = nodes.len();
-            nodes.push(Node::EMPTY_LEAF);
-            nodes.push(Node::EMPTY_LEAF);
-            if let Some(n) = nodes.get_mut(id) {
+            let child = self.nodes.len();
+            self.nodes.push(Node::EMPTY_LEAF);
+            self.nodes.push(Node::EMPTY_LEAF);
+            if let Some(n) = self.nodes.get_mut(id) {
                 *n = Node {
                     value,
                     child: u32::try_from(child).unwrap_or(u32::MAX),
                     dim: dim as u8,
                 };
             }
-            let iv = |p: &u32| {
-                boxes
-                    .get(*p as usize)
-                    .and_then(|b| b.get(dim))
-                    .copied()
-                    .unwrap_or((0, u64::MAX))
-            };
+            let iv = |p: &u32| box_of(*p).get(dim).copied().unwrap_or((0, u64::MAX));
             let left: Vec<u32> = set.iter().copied().filter(|p| iv(p).0 < value).collect();
             let right: Vec<u32> = set.iter().copied().filter(|p| iv(p).1 >= value).collect();
             live = live
@@ -278,52 +303,89 @@ impl Tree {
             queue.push_back((child, left, lr, depth));
             queue.push_back((child.wrapping_add(1), right, rr, depth));
         }
-        nodes.shrink_to_fit();
-        entries.shrink_to_fit();
-        Self {
-            group,
-            min: u32::MAX,
-            nodes,
-            entries,
-        }
     }
 
     /// Copies position `p` (whose box is `b`) into every leaf its box
-    /// overlaps.
-    fn insert(&mut self, p: u32, b: &Boxed) {
-        let mut stack = vec![0usize];
-        while let Some(i) = stack.pop() {
+    /// overlaps. A leaf that grows past [`SPLIT_AT`] filters is grown into a
+    /// subtree on the spot (so a classifier built by adding filters one at
+    /// a time still gets short leaves).
+    fn insert(&mut self, p: u32, b: &Boxed, box_of: &impl Fn(u32) -> Boxed) {
+        let whole: Boxed = [(0, u64::MAX); DIMS];
+        let mut stack = vec![(0usize, whole, 0usize)];
+        while let Some((i, range, depth)) = stack.pop() {
             let Some(n) = self.nodes.get(i).copied() else {
                 continue;
             };
             if n.dim != LEAF {
-                let (lo, hi) = b
-                    .get(usize::from(n.dim & 3))
-                    .copied()
-                    .unwrap_or((0, u64::MAX));
+                let d = usize::from(n.dim & 3);
+                let (lo, hi) = b.get(d).copied().unwrap_or((0, u64::MAX));
                 let child = n.child as usize;
+                let depth = depth.saturating_add(1);
                 if lo < n.value {
-                    stack.push(child);
+                    let mut r = range;
+                    if let Some(x) = r.get_mut(d) {
+                        x.1 = n.value.saturating_sub(1);
+                    }
+                    stack.push((child, r, depth));
                 }
                 if hi >= n.value {
-                    stack.push(child.wrapping_add(1));
+                    let mut r = range;
+                    if let Some(x) = r.get_mut(d) {
+                        x.0 = n.value;
+                    }
+                    stack.push((child.wrapping_add(1), r, depth));
                 }
                 continue;
             }
             let (start, len) = n.run();
-            let new_start = self.entries.len();
-            let old: Vec<u32> = self
+            let old = self
                 .entries
                 .get(start..start.saturating_add(len))
-                .unwrap_or(&[])
-                .to_vec();
+                .unwrap_or(&[]);
             let at = old.partition_point(|&e| e < p);
-            self.entries.extend_from_slice(old.get(..at).unwrap_or(&[]));
-            self.entries.push(p);
-            self.entries.extend_from_slice(old.get(at..).unwrap_or(&[]));
-            if let Some(n) = self.nodes.get_mut(i) {
-                *n = Node::leaf(new_start, len.saturating_add(1));
+            let mut set = Vec::with_capacity(len.saturating_add(1));
+            set.extend_from_slice(old.get(..at).unwrap_or(&[]));
+            set.push(p);
+            set.extend_from_slice(old.get(at..).unwrap_or(&[]));
+            if set.len() > SPLIT_AT {
+                let budget = set
+                    .len()
+                    .saturating_mul(REPLICATION)
+                    .saturating_add(LEAF_SIZE);
+                let live = set.len();
+                let mut queue = VecDeque::new();
+                queue.push_back((i, set, range, depth));
+                self.grow(box_of, queue, budget, live);
+            } else {
+                let new_start = self.entries.len();
+                self.entries.extend_from_slice(&set);
+                if let Some(n) = self.nodes.get_mut(i) {
+                    *n = Node::leaf(new_start, set.len());
+                }
             }
+        }
+    }
+
+    /// A copy whose leaf runs are laid out afresh, without the runs that
+    /// earlier inserts left behind, with some room to spare.
+    fn compacted(&self, room: usize) -> Self {
+        let mut nodes = self.nodes.clone();
+        let mut entries = Vec::with_capacity(self.entries.len().saturating_add(room));
+        for n in nodes.iter_mut().filter(|n| n.dim == LEAF) {
+            let (start, len) = n.run();
+            let new_start = entries.len();
+            entries.extend_from_slice(
+                self.entries
+                    .get(start..start.saturating_add(len))
+                    .unwrap_or(&[]),
+            );
+            *n = Node::leaf(new_start, len);
+        }
+        Self {
+            group: self.group,
+            min: self.min,
+            nodes,
+            entries,
         }
     }
 
@@ -375,7 +437,7 @@ const CANDIDATES: usize = 64;
 fn choose(
     set: &[u32],
     range: &Boxed,
-    boxes: &[Boxed],
+    box_of: &impl Fn(u32) -> Boxed,
     los: &mut Vec<u64>,
     his: &mut Vec<u64>,
 ) -> Option<(usize, u64)> {
@@ -386,11 +448,7 @@ fn choose(
         los.clear();
         his.clear();
         for p in set {
-            let (lo, hi) = boxes
-                .get(*p as usize)
-                .and_then(|b| b.get(dim))
-                .copied()
-                .unwrap_or((0, u64::MAX));
+            let (lo, hi) = box_of(*p).get(dim).copied().unwrap_or((0, u64::MAX));
             los.push(lo);
             his.push(hi);
         }
@@ -481,23 +539,10 @@ impl<A: Addr> Forest<A> {
     pub(crate) fn copy_for_insert(&self) -> Self {
         let mut rules = Vec::with_capacity(self.rules.len().saturating_add(1));
         rules.extend_from_slice(&self.rules);
-        let trees = self
-            .trees
-            .iter()
-            .map(|t| {
-                // A new rule lands in a few leaves; each re-laid run costs
-                // its length plus one.
-                let room = LEAF_SIZE.saturating_mul(8);
-                let mut entries = Vec::with_capacity(t.entries.len().saturating_add(room));
-                entries.extend_from_slice(&t.entries);
-                Tree {
-                    group: t.group,
-                    min: t.min,
-                    nodes: t.nodes.clone(),
-                    entries,
-                }
-            })
-            .collect();
+        // A new rule lands in a few leaves; each re-laid run costs its
+        // length plus one.
+        let room = LEAF_SIZE.saturating_mul(8);
+        let trees = self.trees.iter().map(|t| t.compacted(room)).collect();
         Self { rules, trees }
     }
 
@@ -636,8 +681,10 @@ impl<A: Addr> Forest<A> {
                 self.trees.last_mut()
             }
         };
+        let rules = &self.rules;
+        let lookup = |q: u32| rules.get(q as usize).map_or([(0, u64::MAX); DIMS], box_of);
         if let Some(t) = t {
-            t.insert(p, &box_of(&rule));
+            t.insert(p, &box_of(&rule), &lookup);
             t.min = t.min.min(idx);
         }
         self.sort_trees();
