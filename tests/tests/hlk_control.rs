@@ -120,6 +120,11 @@ fn configuration_survives_detach_and_reattach_and_link_changes() {
     assert_eq!(tos_of(&a.take_wire()[0].frames[0], false).0, 18, "retained");
     a.link_state(10_000_000);
     a.send(&[TxPacket::frame(&FrameSpec::udp6(1, 6000, 10).build())], 0);
+    assert_eq!(tos_of(&a.take_wire()[0].frames[0], false).0, 18, "kept");
+    // Restart re-admits the configuration at the new speed.
+    assert_eq!(a.pause(), 0);
+    assert_eq!(a.restart(), 0);
+    a.send(&[TxPacket::frame(&FrameSpec::udp4(1, 6000, 10).build())], 0);
     assert_eq!(
         tos_of(&a.take_wire()[0].frames[0], false).0,
         18,

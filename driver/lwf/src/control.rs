@@ -8,8 +8,12 @@
 //! retained configuration is compiled for the adapter's link speed and
 //! published before the module first runs.
 //!
-//! Locking: the control plane sits behind a spin lock in the driver
-//! context (dispatch is serialised); the datapath never takes it. The
+//! Locking: the control plane sits behind a PASSIVE_LEVEL mutex in the
+//! driver context (dispatch is serialised, may allocate and take time);
+//! the datapath never takes it. Link-state indications (up to
+//! DISPATCH_LEVEL) only record the speed; the configuration is re-admitted
+//! at the new speed when the module restarts, and every change is admitted
+//! against the speed the module reports at that moment. The
 //! control plane calls [`DriverHost`], which finds modules by a referenced
 //! lookup (an `Arc` cloned under the module list's lock) and publishes
 //! with a pointer swap under each module's lock. Order: control plane ->
@@ -208,7 +212,8 @@ impl Control {
     /// attach of the same adapter.
     pub fn adapter_removed(&mut self, _m: &FilterModule) {}
 
-    /// The link speed changed: re-admit the configuration at the new speed.
+    /// The module restarted: re-admit the configuration at its current
+    /// link speed.
     pub fn link_changed(&mut self, m: &FilterModule) {
         self.republish(m);
     }

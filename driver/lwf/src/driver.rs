@@ -9,7 +9,7 @@ use crate::ffi::api;
 use crate::ffi::types::*;
 use crate::filter::{self, FilterModule};
 use crate::ids;
-use crate::sync::SpinLock;
+use crate::sync::{PassiveMutex, SpinLock};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -23,8 +23,11 @@ pub struct DriverCtx {
     /// Attached modules; a lookup clones an `Arc` under the lock, so a
     /// module found by the control device stays valid through detach.
     modules: SpinLock<Vec<Arc<FilterModule>>>,
-    /// The control plane (qos-control) and its adapter configurations.
-    pub(crate) control: SpinLock<Control>,
+    /// The control plane (qos-control) and its adapter configurations,
+    /// behind a PASSIVE_LEVEL mutex: dispatch compiles snapshots and
+    /// allocates; it is only taken from IOCTL dispatch, attach, restart and
+    /// detach, all at PASSIVE_LEVEL.
+    pub(crate) control: PassiveMutex<Control>,
 }
 
 // SAFETY: the NDIS handles are opaque tokens usable from any processor; the
@@ -51,8 +54,10 @@ pub(crate) fn register_module(m: Arc<FilterModule>) {
     }
 }
 
-/// A module's link speed changed.
-pub(crate) fn link_changed(m: &FilterModule) {
+/// A module restarted (PASSIVE_LEVEL): re-admit its configuration at the
+/// link speed it reports now (link-state indications arrive at up to
+/// DISPATCH_LEVEL and only record the speed).
+pub(crate) fn module_restarted(m: &FilterModule) {
     if let Some(d) = ctx() {
         d.control.lock().link_changed(m);
     }
@@ -140,8 +145,10 @@ pub unsafe fn driver_entry(
         filter_handle: core::ptr::null_mut(),
         device_handle: core::ptr::null_mut(),
         modules: SpinLock::new(Vec::new()),
-        control: SpinLock::new(Control::new()),
+        control: PassiveMutex::new(Control::new()),
     }));
+    // SAFETY: `ctx` was just allocated and is not shared yet.
+    unsafe { (*ctx).control.init() };
     // Published before registering: NDIS may attach modules before
     // NdisFRegisterFilterDriver returns.
     DRIVER.store(ctx, Ordering::Release);

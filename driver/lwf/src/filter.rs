@@ -433,6 +433,8 @@ pub unsafe extern "system" fn filter_restart(
     if let Some(mtu) = unsafe { restart_mtu(params) } {
         m.mtu.store(u64::from(mtu), Ordering::Relaxed);
     }
+    // Re-admit the configuration at the current link speed (PASSIVE).
+    crate::driver::module_restarted(m);
     let now = api::query_interrupt_time();
     let mut g = m.inner.lock();
     g.state = ModuleState::Running;
@@ -701,7 +703,6 @@ pub unsafe extern "system" fn filter_status(ctx: NDIS_HANDLE, ind: *mut NDIS_STA
             m.link_speed.store(ls.XmitLinkSpeed, Ordering::Relaxed);
             let speed = ls.XmitLinkSpeed;
             m.with_datapath(|dp, now| dp.set_link_speed(now, speed));
-            crate::driver::link_changed(m);
         }
     }
     // SAFETY: pass the indication up unchanged.

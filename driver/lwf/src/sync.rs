@@ -6,7 +6,7 @@
 //! once per NBL chain, never per packet, and never blocks under it.
 
 use crate::ffi::api;
-use crate::ffi::types::NDIS_SPIN_LOCK;
+use crate::ffi::types::{EXECUTIVE, KERNEL_MODE, KMUTEX, NDIS_SPIN_LOCK};
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 
@@ -83,5 +83,85 @@ impl<T> Drop for SpinGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: this guard acquired the lock in `SpinLock::lock`.
         unsafe { api::NdisReleaseSpinLock(self.owner.lock.get()) };
+    }
+}
+
+/// A PASSIVE_LEVEL mutex (KMUTEX) with an RAII guard: for work that takes
+/// long or allocates a lot (the control plane), which must not run at
+/// DISPATCH_LEVEL under a spin lock. Never taken on the datapath. Must not
+/// move after [`PassiveMutex::init`]: keep it inside a `Box`.
+pub struct PassiveMutex<T> {
+    mutex: UnsafeCell<KMUTEX>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: access to `data` is serialised by the mutex.
+unsafe impl<T: Send> Sync for PassiveMutex<T> {}
+// SAFETY: moving the mutex moves ownership of T.
+unsafe impl<T: Send> Send for PassiveMutex<T> {}
+
+impl<T> core::fmt::Debug for PassiveMutex<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PassiveMutex")
+    }
+}
+
+impl<T> PassiveMutex<T> {
+    /// A mutex around `data`; call [`PassiveMutex::init`] once it is in
+    /// its final place.
+    pub const fn new(data: T) -> Self {
+        Self {
+            mutex: UnsafeCell::new(KMUTEX { Opaque: [0; 7] }),
+            data: UnsafeCell::new(data),
+        }
+    }
+
+    /// KeInitializeMutex, at its final address.
+    pub fn init(&self) {
+        // SAFETY: the storage lives as long as `self` and is not yet used.
+        unsafe { api::KeInitializeMutex(self.mutex.get(), 0) };
+    }
+
+    /// Wait for the mutex (PASSIVE_LEVEL only).
+    pub fn lock(&self) -> PassiveGuard<'_, T> {
+        // SAFETY: an initialised KMUTEX; a NULL timeout waits until owned.
+        unsafe {
+            api::KeWaitForSingleObject(
+                self.mutex.get().cast(),
+                EXECUTIVE,
+                KERNEL_MODE,
+                0,
+                core::ptr::null_mut(),
+            )
+        };
+        PassiveGuard { owner: self }
+    }
+}
+
+/// Owns the mutex; releases it when dropped.
+#[derive(Debug)]
+pub struct PassiveGuard<'a, T> {
+    owner: &'a PassiveMutex<T>,
+}
+
+impl<T> Deref for PassiveGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while the mutex is owned.
+        unsafe { &*self.owner.data.get() }
+    }
+}
+
+impl<T> DerefMut for PassiveGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: owned mutex, and `&mut self` is the only path to the data.
+        unsafe { &mut *self.owner.data.get() }
+    }
+}
+
+impl<T> Drop for PassiveGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this guard owns the mutex (acquired in `lock`).
+        unsafe { api::KeReleaseMutex(self.owner.mutex.get(), 0) };
     }
 }

@@ -562,6 +562,19 @@ pub struct NDIS_SPIN_LOCK {
 }
 const _: () = assert!(core::mem::size_of::<NDIS_SPIN_LOCK>() == 0x10);
 
+/// KMUTEX (= KMUTANT: DISPATCHER_HEADER 0x18, MutantListEntry 0x10,
+/// OwnerThread 8, Abandoned and ApcDisable: 0x38 on x64, wdm.h; not in
+/// ndis-layouts.md). Opaque storage, initialised by KeInitializeMutex.
+#[repr(C, align(8))]
+#[derive(Debug)]
+pub struct KMUTEX {
+    pub Opaque: [u64; 7],
+}
+const _: () = assert!(core::mem::size_of::<KMUTEX>() == 0x38);
+
+/// KWAIT_REASON Executive.
+pub const EXECUTIVE: u32 = 0;
+
 /// IO_STATUS_BLOCK (ndis-layouts.md §5: size 0x10).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

@@ -93,6 +93,16 @@ unsafe extern "system" {
     ) -> *mut c_void;
     pub fn IofCompleteRequest(Irp: *mut IRP, PriorityBoost: i8);
     pub fn KeFlushQueuedDpcs();
+    pub fn KeInitializeMutex(Mutex: *mut KMUTEX, Level: u32);
+    /// Returns NTSTATUS; with a NULL timeout it waits until it owns the mutex.
+    pub fn KeWaitForSingleObject(
+        Object: *mut c_void,
+        WaitReason: u32,
+        WaitMode: i8,
+        Alertable: BOOLEAN,
+        Timeout: *mut i64,
+    ) -> NTSTATUS;
+    pub fn KeReleaseMutex(Mutex: *mut KMUTEX, Wait: BOOLEAN) -> i32;
 }
 
 /// KUSER_SHARED_DATA.InterruptTime on x64 (what wdm.h's

@@ -368,6 +368,38 @@ pub unsafe extern "system" fn IofCompleteRequest(irp: *mut IRP, _boost: i8) {
     super::irp_completed(irp);
 }
 
+pub unsafe extern "system" fn KeInitializeMutex(m: *mut KMUTEX, _level: u32) {
+    // SAFETY: valid mutex storage; the first word is the sim's lock word.
+    unsafe { (*m).Opaque = [0; 7] };
+}
+
+pub unsafe extern "system" fn KeWaitForSingleObject(
+    object: *mut c_void,
+    _reason: u32,
+    _mode: i8,
+    _alertable: BOOLEAN,
+    _timeout: *mut i64,
+) -> NTSTATUS {
+    // SAFETY: the object is a KMUTEX whose first u64 is only ever accessed
+    // atomically by these functions.
+    let word = unsafe { AtomicUsize::from_ptr(object.cast::<usize>()) };
+    while word
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        // A waiter sleeps (PASSIVE_LEVEL), it does not spin.
+        std::thread::yield_now();
+    }
+    STATUS_SUCCESS
+}
+
+pub unsafe extern "system" fn KeReleaseMutex(m: *mut KMUTEX, _wait: BOOLEAN) -> i32 {
+    // SAFETY: see KeWaitForSingleObject.
+    let word = unsafe { AtomicUsize::from_ptr(m.cast::<usize>()) };
+    word.store(0, Ordering::Release);
+    0
+}
+
 pub unsafe extern "system" fn KeFlushQueuedDpcs() {
     super::wait_timer_callbacks();
 }
