@@ -140,6 +140,18 @@ fn box_of<A: Addr>(r: &Rule<A>) -> Boxed {
     ]
 }
 
+/// One field's interval of a rule (`dim` as in [`Boxed`]).
+fn interval<A: Addr>(r: &Rule<A>, dim: usize) -> (u64, u64) {
+    let (sl, dl) = r.lens();
+    let (sp, dp) = r.port_ranges();
+    match dim {
+        0 => r.src().span(sl),
+        1 => r.dst().span(dl),
+        2 => (u64::from(sp.0), u64::from(sp.1)),
+        _ => (u64::from(dp.0), u64::from(dp.1)),
+    }
+}
+
 /// The group of a rule (see the module docs): 0 long source prefix, 1
 /// short source and long destination, then 2 + the field in which the rule
 /// is narrowest relative to the field's size (source, destination, source
@@ -237,7 +249,13 @@ impl Tree {
         let mut queue = VecDeque::new();
         queue.push_back((0, set, whole, 0));
         t.grow(
-            &|p| boxes.get(p as usize).copied().unwrap_or(whole),
+            &|p, dim| {
+                boxes
+                    .get(p as usize)
+                    .and_then(|b| b.get(dim))
+                    .copied()
+                    .unwrap_or((0, u64::MAX))
+            },
             queue,
             budget,
             live,
@@ -253,7 +271,7 @@ impl Tree {
     /// placed or queued; splitting stops once it reaches `budget`.
     fn grow(
         &mut self,
-        box_of: &impl Fn(u32) -> Boxed,
+        iv: &impl Fn(u32, usize) -> (u64, u64),
         mut queue: VecDeque<(usize, Vec<u32>, Boxed, usize)>,
         budget: usize,
         mut live: usize,
@@ -263,7 +281,7 @@ impl Tree {
         let (mut los, mut his) = (Vec::new(), Vec::new());
         while let Some((id, set, range, depth)) = queue.pop_front() {
             let split = if set.len() > LEAF_SIZE && depth < MAX_DEPTH && live < budget {
-                choose(&set, &range, box_of, &mut los, &mut his)
+                choose(&set, &range, iv, &mut los, &mut his)
             } else {
                 None
             };
@@ -285,9 +303,16 @@ impl Tree {
                     dim: dim as u8,
                 };
             }
-            let iv = |p: &u32| box_of(*p).get(dim).copied().unwrap_or((0, u64::MAX));
-            let left: Vec<u32> = set.iter().copied().filter(|p| iv(p).0 < value).collect();
-            let right: Vec<u32> = set.iter().copied().filter(|p| iv(p).1 >= value).collect();
+            let left: Vec<u32> = set
+                .iter()
+                .copied()
+                .filter(|&p| iv(p, dim).0 < value)
+                .collect();
+            let right: Vec<u32> = set
+                .iter()
+                .copied()
+                .filter(|&p| iv(p, dim).1 >= value)
+                .collect();
             live = live
                 .saturating_add(left.len())
                 .saturating_add(right.len())
@@ -309,7 +334,7 @@ impl Tree {
     /// overlaps. A leaf that grows past [`SPLIT_AT`] filters is grown into a
     /// subtree on the spot (so a classifier built by adding filters one at
     /// a time still gets short leaves).
-    fn insert(&mut self, p: u32, b: &Boxed, box_of: &impl Fn(u32) -> Boxed) {
+    fn insert(&mut self, p: u32, b: &Boxed, iv: &impl Fn(u32, usize) -> (u64, u64)) {
         let whole: Boxed = [(0, u64::MAX); DIMS];
         let mut stack = vec![(0usize, whole, 0usize)];
         while let Some((i, range, depth)) = stack.pop() {
@@ -355,7 +380,7 @@ impl Tree {
                 let live = set.len();
                 let mut queue = VecDeque::new();
                 queue.push_back((i, set, range, depth));
-                self.grow(box_of, queue, budget, live);
+                self.grow(iv, queue, budget, live);
             } else {
                 let new_start = self.entries.len();
                 self.entries.extend_from_slice(&set);
@@ -437,7 +462,7 @@ const CANDIDATES: usize = 64;
 fn choose(
     set: &[u32],
     range: &Boxed,
-    box_of: &impl Fn(u32) -> Boxed,
+    iv: &impl Fn(u32, usize) -> (u64, u64),
     los: &mut Vec<u64>,
     his: &mut Vec<u64>,
 ) -> Option<(usize, u64)> {
@@ -448,7 +473,7 @@ fn choose(
         los.clear();
         his.clear();
         for p in set {
-            let (lo, hi) = box_of(*p).get(dim).copied().unwrap_or((0, u64::MAX));
+            let (lo, hi) = iv(*p, dim);
             los.push(lo);
             his.push(hi);
         }
@@ -682,7 +707,11 @@ impl<A: Addr> Forest<A> {
             }
         };
         let rules = &self.rules;
-        let lookup = |q: u32| rules.get(q as usize).map_or([(0, u64::MAX); DIMS], box_of);
+        let lookup = |q: u32, dim: usize| {
+            rules
+                .get(q as usize)
+                .map_or((0, u64::MAX), |r| interval(r, dim))
+        };
         if let Some(t) = t {
             t.insert(p, &box_of(&rule), &lookup);
             t.min = t.min.min(idx);
