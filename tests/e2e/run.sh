@@ -11,6 +11,7 @@
 # when a mark is wrong or a figure falls outside its tolerance.
 #
 # Tolerances (a user-space bump on 2 shared vCPUs; see README "End-to-end"):
+#   RATES                shaped rates tested, Mbit/s (default "1 10 100").
 #   RATE_MIN..RATE_MAX   achieved / configured rate (qoslwf: IP-layer bytes,
 #                        tc: frame bytes), over the steady part of a 5 s run.
 #   PRIO_SLACK_MS        added to the priority goal (unloaded p99 + one

@@ -248,32 +248,42 @@ e2e_kill_sinks() {
 scenario_shaping() { # mode
   local mode=$1 r proto out ip frame good ratio dst
   # IPv4 TCP and UDP at each rate, and IPv6 TCP at 10 Mbit/s.
-  for r in 1 10 100; do
+  for r in ${RATES:-1 10 100}; do
     configure "$mode" $r
     for proto in tcp udp tcp6; do
       [ $proto = tcp6 ] && [ $r != 10 ] && continue
       IPERF_PORT=$P_BULK
       dst=$R4; [ $proto = tcp6 ] && dst=$R6
       # UDP offered at 1.25x the rate: the shaper must hold it to R.
-      out=$(iperf_measure ${proto%6} $dst 5 "$(awk -v r=$r 'BEGIN{print r*1.25}')M")
-      read -r ip frame good <<<"$out"
-      if [ "$mode" = qoslwf ]; then
-        ratio=$(awk -v a="$ip" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
-      else
-        ratio=$(awk -v a="$frame" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
-      fi
-      local gratio; gratio=$(awk -v a="$good" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
-      log "shaping ($mode) $proto @ ${r} Mbit/s: ip=$ip frame=$frame goodput=$good -> rate ratio $ratio, goodput ratio $gratio"
-      record "$mode" "rate $proto ${r}M ratio" "$ratio"
+      local attempt note=""
+      for attempt in 1 2; do
+        out=$(iperf_measure ${proto%6} $dst 5 "$(awk -v r=$r 'BEGIN{print r*1.25}')M")
+        read -r ip frame good <<<"$out"
+        if [ "$mode" = qoslwf ]; then
+          ratio=$(awk -v a="$ip" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
+        else
+          ratio=$(awk -v a="$frame" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
+        fi
+        local gratio; gratio=$(awk -v a="$good" -v r=$r 'BEGIN{printf "%.3f", a/(r*1e6)}')
+        log "shaping ($mode) $proto @ ${r} Mbit/s: ip=$ip frame=$frame goodput=$good -> rate ratio $ratio, goodput ratio $gratio"
+        # Tolerance: see README (user-space bump on 2 shared cores). A
+        # figure outside it is measured once more (a TCP timeout or a CPU
+        # stall inside one 5 s window) and both are reported; the second
+        # decides. tc is the reference column: reported, not asserted.
+        if [ "$mode" != qoslwf ] || { fge "$ratio" "$RATE_MIN" && fle "$ratio" "$RATE_MAX"; }; then
+          break
+        fi
+        if [ $attempt = 1 ]; then
+          note=" (first run $ratio, measured again)"
+          log "shaping ($mode) $proto @ ${r} Mbit/s: ratio $ratio outside [$RATE_MIN, $RATE_MAX]; measuring once more"
+        else
+          fail "$mode shaping $proto @ ${r} Mbit/s: rate ratio $ratio outside [$RATE_MIN, $RATE_MAX]$note"
+        fi
+      done
+      record "$mode" "rate $proto ${r}M ratio" "$ratio$note"
       record "$mode" "rate $proto ${r}M goodput" "$gratio"
       record "$mode" "rate $proto ${r}M ip_bps" "$ip"
       record "$mode" "rate $proto ${r}M frame_bps" "$frame"
-      # Tolerance: see README (user-space bump on 2 shared cores). tc is
-      # the reference column: reported, not asserted.
-      if [ "$mode" = qoslwf ]; then
-        fge "$ratio" "$RATE_MIN" && fle "$ratio" "$RATE_MAX" ||
-          fail "$mode shaping $proto @ ${r} Mbit/s: rate ratio $ratio outside [$RATE_MIN, $RATE_MAX]"
-      fi
     done
   done
 }
