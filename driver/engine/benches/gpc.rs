@@ -20,9 +20,10 @@
 //! mostly misses, though wildcard filters catch some), shuffled with a fixed
 //! seed (xorshift, no rand crate).
 //!
-//! Both engines are measured back to back (`tree`: `Classifier::build`, the
-//! default; `tuple`: `Classifier::build_tuned`, the tuple space), so they
-//! see the same load on a shared machine.
+//! Both engines are measured back to back (`tree`: `Classifier::build_tree`;
+//! `tuple`: `Classifier::build_tuned`, the tuple space), so they see the
+//! same load on a shared machine; `Classifier::build` (which compiles both
+//! and keeps one) is timed on its own line, with the engine it picked.
 //!
 //! Output: criterion's figures (classify is timed per whole trace, with the
 //! trace length as throughput: read "elem/s", or divide the time by the
@@ -618,9 +619,25 @@ fn summary(sets: &[Set]) {
         for tree in [true, false] {
             summary_row(s, tree);
         }
+        let (auto, auto_best) = durations(
+            || {
+                let t = Instant::now();
+                black_box(Classifier::build(black_box(&s.filters)).expect("valid"));
+                t.elapsed()
+            },
+            7,
+        );
+        let picked = Classifier::build(&s.filters).expect("valid").engine();
+        println!(
+            "{:<14} build (auto) picks {:?}: {:.2} ms median, {:.2} ms best",
+            s.name,
+            picked,
+            auto.as_secs_f64() * 1e3,
+            auto_best.as_secs_f64() * 1e3
+        );
     }
     println!(
-        "engine: tree = Classifier::build (decision trees), tuple = Classifier::build_tuned (tuple space);\n\
+        "engine: tree = Classifier::build_tree (decision trees), tuple = Classifier::build_tuned (tuple space); build (auto): Classifier::build, which compiles both and keeps the one its cost model prefers;\n\
          ns/pkt: median over 21 passes of the trace, best: fastest pass; linear: the reference classifier (1k sets only), median ns/pkt;\n\
          B/filt: memory_bytes()/filters (filter copies + index); idxB/f: index_bytes()/filters (tables or trees, slots or nodes, rules);\n\
          build: Classifier::build; add: with_added(one filter) + Arc::new (publish), median and best;\n\
@@ -633,7 +650,7 @@ fn summary(sets: &[Set]) {
 fn summary_row(s: &Set, tree: bool) {
     let build = |f: &[Filter]| {
         if tree {
-            Classifier::build(f)
+            Classifier::build_tree(f)
         } else {
             Classifier::build_tuned(f, tuning())
         }
@@ -715,7 +732,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("gpc_classify_trace");
     for (s, tree) in sets.iter().flat_map(|s| [(s, true), (s, false)]) {
         let cl = if tree {
-            Classifier::build(&s.filters)
+            Classifier::build_tree(&s.filters)
         } else {
             Classifier::build_tuned(&s.filters, tuning())
         }
@@ -738,6 +755,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("gpc_build_10k");
     for s in sets.iter().filter(|s| s.filters.len() > 5000) {
+        // Classifier::build: both engines compiled, one kept.
         g.bench_function(&s.name, |b| {
             b.iter(|| Classifier::build(black_box(&s.filters)).expect("valid"))
         });

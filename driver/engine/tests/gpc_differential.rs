@@ -330,6 +330,8 @@ proptest! {
         let fs = with_ids(fs);
         let c = Classifier::build(&fs).unwrap();
         check_same(&c, &fs, &seeds)?;
+        let c = Classifier::build_tree(&fs).unwrap();
+        check_same(&c, &fs, &seeds)?;
     }
 
     /// Any placement knobs (tiny buckets force piles and by-port tables,
@@ -471,7 +473,8 @@ proptest! {
             .map(|(f, s, d)| widen(f, [0, 4, 16][usize::from(s)], [0, 8, 24][usize::from(d)]))
             .collect();
         let fs = with_ids(fs);
-        let mut c = Classifier::build(&fs).unwrap();
+        check_same(&Classifier::build(&fs).unwrap(), &fs, &seeds)?;
+        let mut c = Classifier::build_tree(&fs).unwrap();
         check_same(&c, &fs, &seeds)?;
         let mut live = fs.clone();
         for (i, f) in extra.into_iter().enumerate() {
@@ -496,7 +499,7 @@ proptest! {
         seeds in prop::collection::vec(packet_seed(), 50..200),
     ) {
         let fs = with_ids(fs);
-        let mut tree = Classifier::build(&fs).unwrap();
+        let mut tree = Classifier::build_tree(&fs).unwrap();
         let mut tuple = Classifier::build_tuned(&fs, Tuning::DEFAULT).unwrap();
         prop_assert_eq!(tree.engine(), Engine::DecisionTree);
         prop_assert_eq!(tuple.engine(), Engine::TupleSpace);

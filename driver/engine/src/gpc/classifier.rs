@@ -431,8 +431,15 @@ impl Classifier {
         }
     }
 
-    /// Validates and compiles a filter set. Identical and overlapping filters
-    /// are allowed; ids must be unique.
+    /// Validates and compiles a filter set into the engine that suits it
+    /// (see [`Classifier::build_tree`], [`Classifier::build_tuned`]): both
+    /// are compiled, a sample of the set (one packet inside each of up to
+    /// [`PROBES`] filters) is looked up in both with
+    /// [`Classifier::classify_counting`], and the engine whose counted work
+    /// costs less by the weights of `work_cost` is kept. The decision trees
+    /// win on every ClassBench set but fw1 10k, where the two engines are
+    /// within run-to-run noise of each other. Identical and overlapping
+    /// filters are allowed; ids must be unique.
     ///
     /// # Errors
     /// The first invalid filter's error ([`validate_filter`]), `DuplicateId`
@@ -440,22 +447,22 @@ impl Classifier {
     /// [`MAX_FILTERS`].
     pub fn build(filters: &[Filter]) -> Result<Self, ConfigError> {
         let sorted = checked_and_ranked(filters)?;
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for (i, f) in sorted.iter().enumerate() {
-            let idx = u32::try_from(i).unwrap_or(u32::MAX);
-            match f.family {
-                Family::V4 => v4.push(Rule::<u32>::new(f, idx)),
-                Family::V6 => v6.push(Rule::<u128>::new(f, idx)),
-            }
-        }
-        Ok(Self {
-            filters: sorted,
-            index: Index::Tree {
-                v4: Forest::build(v4),
-                v6: Forest::build(v6),
-            },
+        let tree = Self::tree_from(sorted.clone());
+        let tuples = Self::tuples_from(sorted, Tuning::DEFAULT);
+        Ok(if tuples.probe_cost() < tree.probe_cost() {
+            tuples
+        } else {
+            tree
         })
+    }
+
+    /// Validates and compiles a filter set into decision trees
+    /// ([`Engine::DecisionTree`]).
+    ///
+    /// # Errors
+    /// As [`Classifier::build`].
+    pub fn build_tree(filters: &[Filter]) -> Result<Self, ConfigError> {
+        Ok(Self::tree_from(checked_and_ranked(filters)?))
     }
 
     /// Compiles the set into the tuple-space engine ([`Engine::TupleSpace`])
@@ -465,7 +472,31 @@ impl Classifier {
     /// # Errors
     /// As [`Classifier::build`].
     pub fn build_tuned(filters: &[Filter], tuning: Tuning) -> Result<Self, ConfigError> {
-        let sorted = checked_and_ranked(filters)?;
+        Ok(Self::tuples_from(checked_and_ranked(filters)?, tuning))
+    }
+
+    /// Decision trees over `sorted` (validated, best rank first).
+    fn tree_from(sorted: Vec<Filter>) -> Self {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for (i, f) in sorted.iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            match f.family {
+                Family::V4 => v4.push(Rule::<u32>::new(f, idx)),
+                Family::V6 => v6.push(Rule::<u128>::new(f, idx)),
+            }
+        }
+        Self {
+            filters: sorted,
+            index: Index::Tree {
+                v4: Forest::build(v4),
+                v6: Forest::build(v6),
+            },
+        }
+    }
+
+    /// The tuple space over `sorted` (validated, best rank first).
+    fn tuples_from(sorted: Vec<Filter>, tuning: Tuning) -> Self {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         for (i, f) in sorted.iter().enumerate() {
@@ -482,10 +513,27 @@ impl Classifier {
         sort_tables(&mut v6);
         v4.shrink_to_fit();
         v6.shrink_to_fit();
-        Ok(Self {
+        Self {
             filters: sorted,
             index: Index::Tuples { v4, v6, tuning },
-        })
+        }
+    }
+
+    /// The modelled lookup cost of a sample of packets, one inside each of
+    /// up to [`PROBES`] filters spread over the set (see `work_cost`).
+    fn probe_cost(&self) -> u64 {
+        let n = self.filters.len();
+        let step = n.div_ceil(PROBES).max(1);
+        let engine = self.engine();
+        self.filters
+            .iter()
+            .step_by(step)
+            .enumerate()
+            .map(|(i, f)| {
+                let key = probe(f, i as u64);
+                work_cost(engine, &self.classify_counting(&key).1)
+            })
+            .fold(0u64, u64::saturating_add)
     }
 
     /// The engine this classifier was compiled into.
@@ -495,6 +543,87 @@ impl Classifier {
             Index::Tree { .. } => Engine::DecisionTree,
             Index::Tuples { .. } => Engine::TupleSpace,
         }
+    }
+}
+
+/// Filters [`Classifier::build`] samples to pick an engine.
+pub const PROBES: usize = 512;
+
+/// The modelled cost of one lookup's counted work, in tenths of a
+/// nanosecond on the 2-core development machine. The weights are a fit of
+/// the `gpc` bench's timings of both engines on the ClassBench sets (1k and
+/// 10k, IPv4 and IPv6): a tree costs about 6 ns per node visited or rule
+/// checked, plus 15 ns per tree walked (its last, mispredicted, step); the
+/// tuple space about 13 ns per table walked (hash and Bloom test), 10 ns
+/// per table probed, 2 ns per rule checked (inline in the bucket).
+fn work_cost(engine: Engine, cost: &LookupCost) -> u64 {
+    let (w, t, c) = (
+        u64::from(cost.walked),
+        u64::from(cost.tables),
+        u64::from(cost.candidates),
+    );
+    match engine {
+        Engine::DecisionTree => t
+            .saturating_add(c)
+            .saturating_mul(60)
+            .saturating_add(w.saturating_mul(150)),
+        Engine::TupleSpace => w
+            .saturating_mul(130)
+            .saturating_add(t.saturating_mul(100))
+            .saturating_add(c.saturating_mul(20)),
+    }
+}
+
+/// A packet inside filter `f` (host bits, ports in ranges from a hash of
+/// `seed`): what [`Classifier::build`] probes both engines with.
+fn probe(f: &Filter, seed: u64) -> FlowKey {
+    use super::ProtocolMatch;
+    use super::matching::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+    // SplitMix64: a different, well-mixed word per probe.
+    let mut z = seed.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    // Bits of the family's address past a prefix of `len`.
+    let host = |len: u8| match f.family {
+        Family::V4 => u128::from(u32::MAX.checked_shr(u32::from(len)).unwrap_or(0)),
+        Family::V6 => u128::MAX.checked_shr(u32::from(len)).unwrap_or(0),
+    };
+    let bits = (u128::from(z) << 64) | u128::from(z.rotate_left(17));
+    let port = |r: super::PortRange, x: u64| {
+        let span = u64::from(r.hi.saturating_sub(r.lo)).saturating_add(1);
+        r.lo.saturating_add(u16::try_from(x.checked_rem(span).unwrap_or(0)).unwrap_or(0))
+    };
+    let protocol = match f.protocol {
+        ProtocolMatch::Any | ProtocolMatch::Tcp | ProtocolMatch::TcpOrUdp => PROTO_TCP,
+        ProtocolMatch::Udp => PROTO_UDP,
+        ProtocolMatch::Icmp => match f.family {
+            Family::V4 => PROTO_ICMP,
+            Family::V6 => PROTO_ICMPV6,
+        },
+        ProtocolMatch::Number(n) => n,
+    };
+    let l4 = if f.has_port_condition() || protocol == PROTO_TCP || protocol == PROTO_UDP {
+        L4::Ports {
+            src: port(f.src_ports, z),
+            dst: port(f.dst_ports, z >> 20),
+        }
+    } else {
+        L4::None
+    };
+    FlowKey {
+        family: f.family,
+        src: f.src.addr | (bits & host(f.src.len)),
+        dst: f.dst.addr | (bits.rotate_left(40) & host(f.dst.len)),
+        protocol,
+        l4,
+        dscp: f.dscp.unwrap_or(0),
+        ecn: 0,
+        vlan: f.vlan.map(|vid| crate::packet::VlanTag {
+            vid,
+            pcp: 0,
+            dei: false,
+        }),
     }
 }
 
@@ -954,7 +1083,7 @@ mod tests {
         assert_eq!(c.stats().v4_tables, 2);
         assert_eq!(c.stats().longest_bucket, 8);
         // The tree splits them on the destination port.
-        let t = Classifier::build(&fs).unwrap();
+        let t = Classifier::build_tree(&fs).unwrap();
         t.check_invariants();
         assert_eq!(t.engine(), Engine::DecisionTree);
         assert!(t.stats().longest_bucket <= 8);

@@ -46,7 +46,8 @@ mod validate;
 pub mod reference;
 
 pub use classifier::{
-    BUCKET_LIMIT, Classifier, ClassifierStats, Engine, LookupCost, MAX_FILTERS, RELAX_STEP, Tuning,
+    BUCKET_LIMIT, Classifier, ClassifierStats, Engine, LookupCost, MAX_FILTERS, PROBES, RELAX_STEP,
+    Tuning,
 };
 pub use rank::Rank;
 pub use tree::{LEAF_SIZE, MAX_DEPTH, REPLICATION, SPLIT_AT};
