@@ -3,16 +3,22 @@
 //! A [`Classifier`] holds the filters in rank order and one of two lookup
 //! engines ([`Engine`]), both exact (they return the same filter for every
 //! packet; the differential tests hold both to the reference):
-//! - [`Engine::DecisionTree`] (module `tree`), what [`Classifier::build`]
-//!   makes: HyperSplit-style trees, a few per family. On the ClassBench
-//!   sets it classifies 1.3-2x faster than the tuple space at 1k and on
-//!   acl1/ipc1 at 10k, and about as fast on fw1 10k (see the `gpc` bench,
-//!   which runs both engines back to back).
-//! - [`Engine::TupleSpace`] (this module and `table`), what
-//!   [`Classifier::build_tuned`] makes with its [`Tuning`]: kept for
-//!   comparison and as the alternative for sets whose filters are wide in
-//!   every field (it never copies a filter). Described below.
+//! - [`Engine::DecisionTree`] (module `tree`, [`Classifier::build_tree`]):
+//!   HyperSplit-style trees, a few per family. On the ClassBench sets it
+//!   classifies 1.3-2.5x faster than the tuple space at 1k and on acl1/ipc1
+//!   at 10k, and about as fast on fw1 10k (see the `gpc` bench, which runs
+//!   both engines back to back).
+//! - [`Engine::TupleSpace`] (this module and `table`,
+//!   [`Classifier::build_tuned`] with its [`Tuning`]): never copies a
+//!   filter; holds its own on firewall-like sets whose filters are wide in
+//!   several fields (fw1).
 //!
+//! [`Classifier::build`] compiles both and keeps the one whose counted work
+//! on a sample of packets (one inside each of up to [`PROBES`] filters)
+//! costs less by a cost model fitted to the bench's timings (`work_cost`):
+//! the trees on every ClassBench set but fw1 10k. An update keeps the
+//! engine of the classifier it starts from; [`Classifier::empty`] is a tree.
+
 //! # The tuple-space engine
 //!
 //! # Why this structure
@@ -148,10 +154,10 @@ pub struct LookupCost {
 /// Which lookup structure a classifier compiled its filters into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// Decision trees (module `tree`): what [`Classifier::build`] makes.
+    /// Decision trees (module `tree`): [`Classifier::build_tree`].
     DecisionTree,
-    /// TupleMerge-style tuple space (this module): what
-    /// [`Classifier::build_tuned`] makes, with its [`Tuning`].
+    /// TupleMerge-style tuple space (this module):
+    /// [`Classifier::build_tuned`], with its [`Tuning`].
     TupleSpace,
 }
 

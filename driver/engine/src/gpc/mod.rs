@@ -9,8 +9,9 @@
 //! - [`Rank`] (in `rank`): the ONE total order that decides which filter
 //!   wins when several match (Policy-based QoS precedence, made total).
 //! - [`Classifier`] (in `classifier`): the filter set compiled into an
-//!   immutable, allocation-free lookup structure: decision trees (`tree`,
-//!   the default) or TupleMerge-style hash tables (`table`), see [`Engine`].
+//!   immutable, allocation-free lookup structure: decision trees (`tree`)
+//!   or TupleMerge-style hash tables (`table`), whichever a cost model
+//!   prefers for the set, see [`Engine`].
 //! - [`reference`]: the plain linear classifier, the oracle for differential
 //!   tests and benchmarks (feature `reference`).
 //!
