@@ -5,8 +5,8 @@
 //! packet; the differential tests hold both to the reference):
 //! - [`Engine::DecisionTree`] (module `tree`, [`Classifier::build_tree`]):
 //!   HyperSplit-style trees, a few per family. On the ClassBench sets it
-//!   classifies 1.3-2.5x faster than the tuple space at 1k and on acl1/ipc1
-//!   at 10k, and about as fast on fw1 10k (see the `gpc` bench, which runs
+//!   classifies 1.5-3.5x faster than the tuple space at 1k, 1.5-2.2x on
+//!   acl1/ipc1 10k, 1.05-1.2x on fw1 10k (see the `gpc` bench, which runs
 //!   both engines back to back).
 //! - [`Engine::TupleSpace`] (this module and `table`,
 //!   [`Classifier::build_tuned`] with its [`Tuning`]): never copies a
@@ -16,7 +16,7 @@
 //! [`Classifier::build`] compiles both and keeps the one whose counted work
 //! on a sample of packets (one inside each of up to [`PROBES`] filters)
 //! costs less by a cost model fitted to the bench's timings (`work_cost`):
-//! the trees on every ClassBench set but fw1 10k. An update keeps the
+//! the trees on every ClassBench set. An update keeps the
 //! engine of the classifier it starts from; [`Classifier::empty`] is a tree.
 
 //! # The tuple-space engine
@@ -442,9 +442,10 @@ impl Classifier {
     /// are compiled, a sample of the set (one packet inside each of up to
     /// [`PROBES`] filters) is looked up in both with
     /// [`Classifier::classify_counting`], and the engine whose counted work
-    /// costs less by the weights of `work_cost` is kept. The decision trees
-    /// win on every ClassBench set but fw1 10k, where the two engines are
-    /// within run-to-run noise of each other. Identical and overlapping
+    /// costs less by the weights of `work_cost` is kept (the decision trees
+    /// on every ClassBench set, 1k and 10k, IPv4 and IPv6; the tuple space
+    /// on some small sets where both cost about the same). Identical and
+    /// overlapping
     /// filters are allowed; ids must be unique.
     ///
     /// # Errors
@@ -557,11 +558,10 @@ pub const PROBES: usize = 512;
 
 /// The modelled cost of one lookup's counted work, in tenths of a
 /// nanosecond on the 2-core development machine. The weights are a fit of
-/// the `gpc` bench's timings of both engines on the ClassBench sets (1k and
-/// 10k, IPv4 and IPv6): a tree costs about 6 ns per node visited or rule
-/// checked, plus 15 ns per tree walked (its last, mispredicted, step); the
-/// tuple space about 13 ns per table walked (hash and Bloom test), 10 ns
-/// per table probed, 2 ns per rule checked (inline in the bucket).
+/// the `gpc` bench's timings of both engines on the ClassBench sets (10k,
+/// IPv4 and IPv6; within 15% on each): a tree costs about 5.8 ns per node
+/// visited or rule checked; the tuple space about 13 ns per table walked
+/// (hash and Bloom test), 10 ns per table probed, 2 ns per rule checked.
 fn work_cost(engine: Engine, cost: &LookupCost) -> u64 {
     let (w, t, c) = (
         u64::from(cost.walked),
@@ -569,10 +569,7 @@ fn work_cost(engine: Engine, cost: &LookupCost) -> u64 {
         u64::from(cost.candidates),
     );
     match engine {
-        Engine::DecisionTree => t
-            .saturating_add(c)
-            .saturating_mul(60)
-            .saturating_add(w.saturating_mul(150)),
+        Engine::DecisionTree => t.saturating_add(c).saturating_mul(58),
         Engine::TupleSpace => w
             .saturating_mul(130)
             .saturating_add(t.saturating_mul(100))
@@ -755,14 +752,16 @@ impl Classifier {
         let at = filters.iter().position(|g| g.id == id);
         let removed = at.map(|at| (filters.remove(at), u32::try_from(at).unwrap_or(u32::MAX)));
         let index = match &self.index {
-            Index::Tree { v4, v6 } => {
-                let (mut v4, mut v6) = (v4.clone(), v6.clone());
-                if let Some((_, idx)) = removed {
-                    v4.remove(idx);
-                    v6.remove(idx);
-                }
-                Index::Tree { v4, v6 }
-            }
+            Index::Tree { v4, v6 } => match removed {
+                Some((_, idx)) => Index::Tree {
+                    v4: v4.without(idx),
+                    v6: v6.without(idx),
+                },
+                None => Index::Tree {
+                    v4: v4.clone(),
+                    v6: v6.clone(),
+                },
+            },
             Index::Tuples { v4, v6, tuning } => {
                 let (mut v4, mut v6) = (v4.clone(), v6.clone());
                 if let Some((f, idx)) = removed {
