@@ -2,41 +2,11 @@
 //! counting global allocator over a mixed IPv4/IPv6 set with every kind of
 //! condition, for hits and misses alike.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use qos_engine::gpc::{Classifier, DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch};
 use qos_engine::packet::{Family, FlowKey, L4, VlanTag};
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// xorshift64*.
 struct Rng(u64);
@@ -169,7 +139,7 @@ fn classify_does_not_allocate() {
     ];
     let keys: Vec<FlowKey> = (0..20_000).map(|_| key(&mut rng)).collect();
     let mut hits = 0usize;
-    COUNTING.store(true, Ordering::SeqCst);
+    counting_alloc::start();
     for c in &engines {
         for k in &keys {
             if c.classify(k).is_some() {
@@ -177,9 +147,9 @@ fn classify_does_not_allocate() {
             }
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    let allocs = counting_alloc::stop();
     let hits = hits / engines.len();
-    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "classify allocated");
+    assert_eq!(allocs, 0, "classify allocated");
     // The set is dense enough that both hits and misses were exercised.
     assert!(hits > 1000 && hits < keys.len(), "hits {hits}");
 }

@@ -5,43 +5,13 @@
 
 mod packet_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use packet_support::*;
 use qos_engine::flow::{FlowSpec, ServiceType};
 use qos_engine::mark::{MarkMaps, apply, decide, rewrite_dscp, rewrite_pcp};
 use qos_engine::packet::{Framing, parse};
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn parse_and_mark_never_allocate() {
@@ -73,7 +43,7 @@ fn parse_and_mark_never_allocate() {
     flow.service_type = ServiceType::ControlledLoad;
     let mut work: Vec<Vec<u8>> = frames.iter().map(|(f, _)| f.clone()).collect();
 
-    COUNTING.store(true, Ordering::SeqCst);
+    counting_alloc::start();
     for ((f, framing), buf) in frames.iter().zip(work.iter_mut()) {
         for cut in 0..=f.len() {
             let (a, b) = f.split_at(cut);
@@ -89,6 +59,6 @@ fn parse_and_mark_never_allocate() {
             }
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
-    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0);
+    let allocs = counting_alloc::stop();
+    assert_eq!(allocs, 0);
 }

@@ -2,42 +2,12 @@
 //! next_event run under a counting global allocator, for shaped, policed and
 //! unclassified traffic, including drops and shaper releases.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
 use qos_engine::psched::{Limits, Scheduler};
 use qos_engine::time::TICKS_PER_MS;
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn datapath_does_not_allocate() {
@@ -68,7 +38,7 @@ fn datapath_does_not_allocate() {
     s.reconfigure(0, &flows).unwrap();
     let mut x = 7u32;
     let (mut ok, mut dropped, mut sent) = (0, 0, 0);
-    COUNTING.store(true, Ordering::SeqCst);
+    counting_alloc::start();
     let mut now = 0;
     for i in 0..200_000u32 {
         x ^= x << 13;
@@ -89,12 +59,8 @@ fn datapath_does_not_allocate() {
             now += TICKS_PER_MS / 10;
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
-    assert_eq!(
-        ALLOCS.load(Ordering::SeqCst),
-        0,
-        "allocations on the datapath"
-    );
+    let allocs = counting_alloc::stop();
+    assert_eq!(allocs, 0, "allocations on the datapath");
     assert!(ok > 0 && dropped > 0 && sent > 0, "{ok} {dropped} {sent}");
     assert!(s.stats().shaper.max_packets_in_shaper > 0);
 }
