@@ -26,6 +26,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod codec;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
 pub mod ioctl;
 pub mod model;
