@@ -187,9 +187,9 @@ pub struct DatapathCounters {
     pub classified: u64,
     /// NBLs that matched no filter.
     pub unmatched: u64,
-    /// Frames the parser could not classify, by reason: truncated, unknown
-    /// EtherType, too many tags, bad IP version, bad IP header.
-    pub unclassifiable: [u64; 5],
+    /// Frames the parser could not classify, by reason, indexed by
+    /// [`Unclassifiable::index`] (names: [`Unclassifiable::name`]).
+    pub unclassifiable: [u64; Unclassifiable::KINDS],
     /// NBLs whose marks could not be written (counted, sent unmarked).
     pub mark_errors: u64,
     /// DSCP rewrites.
@@ -379,14 +379,7 @@ impl Datapath {
                 (flow, Some((p.key.family, p.offsets)), ip_bytes)
             }
             Err(why) => {
-                let i = match why {
-                    Unclassifiable::Truncated => 0,
-                    Unclassifiable::UnknownEtherType(_) => 1,
-                    Unclassifiable::TooManyTags => 2,
-                    Unclassifiable::BadIpVersion(_) => 3,
-                    _ => 4,
-                };
-                if let Some(c) = self.counters.unclassifiable.get_mut(i) {
+                if let Some(c) = self.counters.unclassifiable.get_mut(why.index()) {
                     *c = c.saturating_add(1);
                 }
                 (None, None, ip_bytes)
