@@ -29,6 +29,15 @@ fn is_none(text: &str) -> bool {
     text.trim().eq_ignore_ascii_case("none")
 }
 
+/// An optional field as typed: `none` clears it, anything else is parsed.
+fn optional<T>(text: &str, parse: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
+    if is_none(text) {
+        Ok(None)
+    } else {
+        parse(text).map(Some)
+    }
+}
+
 /// Parses an integer in `0..=max`.
 ///
 /// # Errors
@@ -239,56 +248,28 @@ impl FlowFields {
             spec.service_type = service_type(loc, "service_type", t)?;
         }
         if let Some(t) = &self.rate {
-            spec.token_rate = if is_none(t) {
-                None
-            } else {
-                Some(rate(loc, "rate", t)?)
-            };
+            spec.token_rate = optional(t, |t| rate(loc, "rate", t))?;
         }
         if let Some(t) = &self.peak {
-            spec.peak_rate = if is_none(t) {
-                None
-            } else {
-                Some(rate(loc, "peak", t)?)
-            };
+            spec.peak_rate = optional(t, |t| rate(loc, "peak", t))?;
         }
         if let Some(t) = &self.max_sdu {
-            spec.max_sdu = if is_none(t) {
-                None
-            } else {
-                Some(size_u32(loc, "max_sdu", t)?)
-            };
+            spec.max_sdu = optional(t, |t| size_u32(loc, "max_sdu", t))?;
         }
         if let Some(t) = &self.min_policed {
             spec.min_policed = size_u32(loc, "min_policed", t)?;
         }
         if let Some(t) = &self.mode {
-            spec.mode = if is_none(t) {
-                None
-            } else {
-                Some(mode(loc, "mode", t)?)
-            };
+            spec.mode = optional(t, |t| mode(loc, "mode", t))?;
         }
         if let Some(t) = &self.dscp {
-            spec.dclass = if is_none(t) {
-                None
-            } else {
-                Some(small_u8(loc, "dscp", t, 63)?)
-            };
+            spec.dclass = optional(t, |t| small_u8(loc, "dscp", t, 63))?;
         }
         if let Some(t) = &self.pcp {
-            spec.tclass = if is_none(t) {
-                None
-            } else {
-                Some(small_u8(loc, "pcp", t, 7)?)
-            };
+            spec.tclass = optional(t, |t| small_u8(loc, "pcp", t, 7))?;
         }
         if let Some(t) = &self.shaping {
-            spec.shaping = if is_none(t) {
-                None
-            } else {
-                Some(shaping(loc, "shaping", t)?)
-            };
+            spec.shaping = optional(t, |t| shaping(loc, "shaping", t))?;
         }
         if let Some(t) = &self.bucket {
             spec.bucket = size(loc, "bucket", t)?;
