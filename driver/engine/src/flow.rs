@@ -65,8 +65,13 @@ pub struct FlowSpec {
     /// Peak rate in bytes per second, `None` = unlimited.
     pub peak_rate: Option<u64>,
     /// Largest packet (IP bytes) allowed; larger ones are non-conforming.
+    /// For a segmented (LSO) send it limits each IP packet on the wire: the
+    /// scheduler compares it with the send's largest IP packet
+    /// ([`crate::psched::SendSize::largest_ip_packet`]), not its total.
     pub max_sdu: Option<u32>,
-    /// Smaller packets are charged as this many bytes.
+    /// Smaller packets are charged as this many bytes; applied per IP packet
+    /// on the wire (a send of `n` segments is charged at least
+    /// `n * min_policed`, see [`crate::psched::SendSize::charge`]).
     pub min_policed: u32,
     /// Shape/discard mode; `None` = the service type's default.
     pub mode: Option<SdMode>,

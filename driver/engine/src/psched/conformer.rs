@@ -12,8 +12,12 @@
 //! No floating point; every operation saturates instead of overflowing.
 //!
 //! # Rules
-//! - A packet is charged `max(ip_bytes, min_policed)`.
-//! - A packet larger than `max_sdu` never conforms (IntServ).
+//! - A packet is charged `max(ip_bytes, min_policed)`; a segmented (LSO)
+//!   send of `n` IP packets is charged `max(ip_bytes, n * min_policed)`
+//!   ([`SendSize::charge`]).
+//! - A packet larger than `max_sdu` never conforms (IntServ); for a
+//!   segmented send the test is on its largest IP packet
+//!   ([`SendSize::largest_ip_packet`]), not on the whole send.
 //! - A packet conforms when each bucket holds at least `min(charge, depth)`;
 //!   it then takes `charge` from each. A packet larger than the bucket
 //!   (an LSO send over a small bucket) therefore passes once the bucket is
@@ -38,6 +42,7 @@
 //! likewise `max(peak_depth, L) + peak * (t1 - t0 + 1 tick)`. Property-tested
 //! in `tests/psched_conformer.rs`.
 
+use super::send_size::SendSize;
 use crate::flow::{DEFAULT_PEAK_DEPTH, FlowSpec, MAX_BUCKET};
 use crate::time::{TICKS_PER_SEC, Ticks};
 
@@ -255,14 +260,6 @@ impl Conformer {
         ip_bytes > self.max_sdu
     }
 
-    const fn charge(&self, ip_bytes: u32) -> u32 {
-        if ip_bytes < self.min_policed {
-            self.min_policed
-        } else {
-            ip_bytes
-        }
-    }
-
     /// Changes the parameters, keeping the credit (clamped to the new
     /// depths). A bucket that appears starts full.
     pub fn set_params(&mut self, params: ConformerParams) {
@@ -290,17 +287,30 @@ impl Conformer {
     /// of `ip_bytes` conforms (assuming nothing else is charged meanwhile).
     #[must_use]
     pub fn earliest(&self, ip_bytes: u32) -> Verdict {
-        if self.is_oversize(ip_bytes) {
+        self.earliest_sized(&SendSize::single(ip_bytes))
+    }
+
+    /// [`Self::earliest`] for a send of several IP packets (LSO): Never if
+    /// its largest packet exceeds MaxSduSize, charged per
+    /// [`SendSize::charge`].
+    #[must_use]
+    pub fn earliest_sized(&self, size: &SendSize) -> Verdict {
+        if self.is_oversize(size.largest_ip_packet) {
             return Verdict::Never;
         }
-        let charge = self.charge(ip_bytes);
+        let charge = size.charge(self.min_policed);
         let wait = self.token.wait(charge).max(self.peak.wait(charge));
         Verdict::At(self.last.saturating_add(wait))
     }
 
     /// Charges a packet of `ip_bytes` (call when it conforms).
     pub fn consume(&mut self, ip_bytes: u32) {
-        let charge = self.charge(ip_bytes);
+        self.consume_sized(&SendSize::single(ip_bytes));
+    }
+
+    /// [`Self::consume`] for a send of several IP packets.
+    pub fn consume_sized(&mut self, size: &SendSize) {
+        let charge = size.charge(self.min_policed);
         self.token.take(charge);
         self.peak.take(charge);
     }
@@ -308,11 +318,18 @@ impl Conformer {
     /// Policing in one step: advances to `now`; if the packet conforms now,
     /// charges it and returns true, else returns false and charges nothing.
     pub fn police(&mut self, now: Ticks, ip_bytes: u32) -> bool {
+        self.police_sized(now, &SendSize::single(ip_bytes))
+    }
+
+    /// [`Self::police`] for a send of several IP packets: not conforming if
+    /// its largest packet exceeds MaxSduSize, charged per
+    /// [`SendSize::charge`].
+    pub fn police_sized(&mut self, now: Ticks, size: &SendSize) -> bool {
         self.advance(now);
-        if self.is_oversize(ip_bytes) {
+        if self.is_oversize(size.largest_ip_packet) {
             return false;
         }
-        let charge = self.charge(ip_bytes);
+        let charge = size.charge(self.min_policed);
         // Same test as `earliest(..) <= now`, without the divisions.
         if self.token.has(charge) && self.peak.has(charge) {
             self.token.take(charge);

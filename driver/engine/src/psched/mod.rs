@@ -39,6 +39,19 @@
 //!    out without `send_completed` (Psched's MaxOutstandingSends): beyond it
 //!    packets wait in the sequencer, where priority takes effect.
 //!
+//! # Segmented sends (LSO)
+//! A large send offload super-packet is one send for the scheduler (one
+//! slot, released whole, one outstanding send) but several IP packets on the
+//! wire. `enqueue_sized(now, flow, size, pkt)` takes its [`SendSize`]
+//! (`ip_bytes` summed over the segments with their headers, the largest IP
+//! packet, the number of packets; [`SendSize::tcp_lso`] computes it from the
+//! frame length, IP offset, header length and MSS). MaxSduSize is checked
+//! against the largest IP packet, MinimumPolicedSize applies per packet
+//! (charge `max(ip_bytes, packets * min_policed)`), rates and limits count
+//! `ip_bytes`, and packet statistics count IP packets (see
+//! [`Scheduler::enqueue_sized`]). `enqueue(now, flow, ip_bytes, pkt)` is one
+//! packet: `enqueue_sized` with [`SendSize::single`].
+//!
 //! # Shaper timing
 //! Shaped flows whose head waits are kept in a binary min-heap keyed by the
 //! head's conformance time, one entry per flow: releasing `k` due packets
@@ -59,8 +72,9 @@
 //!   list, in the order whose indexes the classifier returns; call it under
 //!   the same lock that swaps the snapshot, so that `Released::flow` always
 //!   indexes the snapshot used to mark.
-//! - Send path: `enqueue(now, flow, ip_bytes, pkt)`; a refused packet comes
-//!   back with its [`DropReason`] (complete it with a failure status).
+//! - Send path: `enqueue(now, flow, ip_bytes, pkt)` (or `enqueue_sized` for
+//!   an LSO send); a refused packet comes back with its [`DropReason`]
+//!   (complete it with a failure status).
 //! - Then `dequeue(now)` until `None`, sending each [`Released`] packet
 //!   (marked per `flow` and `conforming`); `send_completed(n)` on every send
 //!   completion, followed by `dequeue` again; arm the adapter's one timer at
@@ -73,11 +87,13 @@
 
 pub mod conformer;
 mod scheduler;
+pub mod send_size;
 mod slab;
 pub mod stats;
 
 pub use conformer::{Conformer, ConformerParams, Verdict};
 pub use scheduler::{AVERAGE_EVERY, DEFAULT_QUANTUM, MIN_QUANTUM, Scheduler, SchedulerStats};
+pub use send_size::SendSize;
 pub use stats::{AdapterStats, DropCounts, FlowStats, SequencerStats, ShaperStats};
 
 use crate::error::{ConfigError, ErrorKind, Field, Object};

@@ -7,6 +7,7 @@ use core::cmp::Reverse;
 use core::mem;
 
 use super::conformer::{Conformer, ConformerParams, Verdict};
+use super::send_size::SendSize;
 use super::slab::{Fifo, NIL, Slab};
 use super::stats::{AdapterStats, Ewma, FlowStats, SequencerStats, ShaperStats};
 use super::{DropReason, Limits, Released, validate_limits};
@@ -93,9 +94,9 @@ impl FlowState {
         )
     }
 
-    fn count_drop(&mut self, reason: DropReason) {
-        self.stats.dropped_packets = self.stats.dropped_packets.saturating_add(1);
-        self.stats.drops.count(reason);
+    fn count_drop(&mut self, reason: DropReason, packets: u64) {
+        self.stats.dropped_packets = self.stats.dropped_packets.saturating_add(packets);
+        self.stats.drops.count_n(reason, packets);
     }
 }
 
@@ -397,6 +398,34 @@ impl<P> Scheduler<P> {
         ip_bytes: u32,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
+        self.enqueue_sized(now, flow, SendSize::single(ip_bytes), pkt)
+    }
+
+    /// [`Self::enqueue`] for a send that leaves as several IP packets (an
+    /// LSO super-packet; see [`SendSize::tcp_lso`]). The send stays one unit
+    /// (one slot, released whole, one outstanding send), but:
+    /// - MaxSduSize is compared with `size.largest_ip_packet`;
+    /// - the conformer charges `max(ip_bytes, packets * MinimumPolicedSize)`;
+    /// - the byte limits, the shaper share and DRR count `size.ip_bytes`;
+    /// - packet statistics (scheduled, transmitted, non-conforming, dropped
+    ///   and drops per reason, OutOfPackets) count `size.packets`, byte
+    ///   statistics `size.ip_bytes`: they describe what reaches the wire.
+    ///   Queue occupancy (packets in shaper / sequencer / netcard, their
+    ///   maxima and averages) counts sends, i.e. slots.
+    ///
+    /// `size` is first [`SendSize::normalized`].
+    ///
+    /// # Errors
+    /// As [`Self::enqueue`].
+    pub fn enqueue_sized(
+        &mut self,
+        now: Ticks,
+        flow: Option<usize>,
+        size: SendSize,
+        pkt: P,
+    ) -> Result<(), (P, DropReason)> {
+        let size = size.normalized();
+        let ip_bytes = size.ip_bytes;
         let unclassified = self.flows.len().saturating_sub(1);
         let f = match flow {
             Some(i) if i < unclassified => i,
@@ -413,23 +442,24 @@ impl<P> Scheduler<P> {
         } else if self.held_bytes.saturating_add(bytes64) > self.limits.queue_bytes {
             Err(DropReason::QueueBytes)
         } else {
-            self.admit(f, now, ip_bytes)
+            self.admit(f, now, &size)
         };
+        let packets = u64::from(size.packets);
         let dest = match dest {
             Ok(d) => d,
-            Err(reason) => return Err((pkt, self.count_drop(f, reason))),
+            Err(reason) => return Err((pkt, self.count_drop(f, reason, packets))),
         };
         let Some(fs) = self.flows.get_mut(f) else {
             return Err((pkt, DropReason::QueuePackets));
         };
         // Counted first: the push below cannot fail (a slot is free).
         let hot = &mut fs.hot;
-        hot.packets_scheduled = hot.packets_scheduled.saturating_add(1);
+        hot.packets_scheduled = hot.packets_scheduled.saturating_add(packets);
         hot.bytes_scheduled = hot.bytes_scheduled.saturating_add(bytes64);
         self.held_bytes = self.held_bytes.saturating_add(bytes64);
         match dest {
             Dest::Shaper(deadline) => {
-                if let Err(pkt) = self.slab.push_back(&mut fs.shaper, pkt, ip_bytes) {
+                if let Err(pkt) = self.slab.push_back(&mut fs.shaper, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
                 }
                 fs.stats.max_packets_in_shaper =
@@ -446,7 +476,7 @@ impl<P> Scheduler<P> {
                 let level = if nonconforming {
                     let st = &mut fs.stats;
                     st.nonconforming_packets_scheduled =
-                        st.nonconforming_packets_scheduled.saturating_add(1);
+                        st.nonconforming_packets_scheduled.saturating_add(packets);
                     Level::NonConforming
                 } else {
                     fs.level
@@ -455,7 +485,7 @@ impl<P> Scheduler<P> {
                     .ok()
                     .and_then(|f| f.checked_mul(2))
                     .map_or(NIL, |q| q | u32::from(nonconforming));
-                if let Err(pkt) = self.seq_push(qid, level, pkt, ip_bytes) {
+                if let Err(pkt) = self.seq_push(qid, level, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
                 }
             }
@@ -465,13 +495,14 @@ impl<P> Scheduler<P> {
 
     /// Runs the conformer and the mode of flow `f` on a packet: where it goes,
     /// or why it is dropped.
-    fn admit(&mut self, f: usize, now: Ticks, ip_bytes: u32) -> Result<Dest, DropReason> {
+    fn admit(&mut self, f: usize, now: Ticks, size: &SendSize) -> Result<Dest, DropReason> {
         let (cap_packets, cap_bytes) = (self.flow_cap_packets, self.flow_cap_bytes);
+        let ip_bytes = size.ip_bytes;
         let fs = self.flows.get_mut(f).ok_or(DropReason::QueuePackets)?;
         let c = &mut fs.conformer;
         match fs.mode {
             SdMode::Shape => {
-                if c.is_oversize(ip_bytes) {
+                if c.is_oversize(size.largest_ip_packet) {
                     return Err(DropReason::OverMaxSdu);
                 }
                 let fits = fs.shaper.len() < cap_packets
@@ -485,9 +516,9 @@ impl<P> Scheduler<P> {
                     };
                 }
                 let now = c.advance(now);
-                match c.earliest(ip_bytes) {
+                match c.earliest_sized(size) {
                     Verdict::At(t) if t <= now => {
-                        c.consume(ip_bytes);
+                        c.consume_sized(size);
                         Ok(Dest::Seq {
                             nonconforming: false,
                         })
@@ -498,12 +529,12 @@ impl<P> Scheduler<P> {
                 }
             }
             SdMode::Borrow => Ok(Dest::Seq {
-                nonconforming: !c.police(now, ip_bytes),
+                nonconforming: !c.police_sized(now, size),
             }),
             SdMode::Discard => {
-                if c.is_oversize(ip_bytes) {
+                if c.is_oversize(size.largest_ip_packet) {
                     Err(DropReason::OverMaxSdu)
-                } else if c.police(now, ip_bytes) {
+                } else if c.police_sized(now, size) {
                     Ok(Dest::Seq {
                         nonconforming: false,
                     })
@@ -517,14 +548,14 @@ impl<P> Scheduler<P> {
         }
     }
 
-    fn count_drop(&mut self, f: usize, reason: DropReason) -> DropReason {
+    fn count_drop(&mut self, f: usize, reason: DropReason, packets: u64) -> DropReason {
         if let Some(fs) = self.flows.get_mut(f) {
-            fs.count_drop(reason);
+            fs.count_drop(reason, packets);
         }
         let a = &mut self.stats.adapter;
-        a.drops.count(reason);
+        a.drops.count_n(reason, packets);
         if reason == DropReason::QueuePackets {
-            a.out_of_packets = a.out_of_packets.saturating_add(1);
+            a.out_of_packets = a.out_of_packets.saturating_add(packets);
         }
         reason
     }
@@ -576,11 +607,11 @@ impl<P> Scheduler<P> {
     }
 
     /// Puts a packet in sequencer queue `qid` (of level `level`).
-    fn seq_push(&mut self, qid: u32, level: Level, pkt: P, bytes: u32) -> Result<(), P> {
+    fn seq_push(&mut self, qid: u32, level: Level, pkt: P, size: SendSize) -> Result<(), P> {
         let Some(sq) = self.seq.get_mut(idx(qid)) else {
             return Err(pkt);
         };
-        self.slab.push_back(&mut sq.fifo, pkt, bytes)?;
+        self.slab.push_back(&mut sq.fifo, pkt, size)?;
         if !sq.active {
             self.activate_at(qid, level);
         }
@@ -590,7 +621,7 @@ impl<P> Scheduler<P> {
     }
 
     /// Takes the next packet: highest non-empty level, DRR inside it.
-    fn seq_pop(&mut self) -> Option<(P, u32, u32)> {
+    fn seq_pop(&mut self) -> Option<(P, SendSize, u32)> {
         loop {
             let level = usize::try_from(self.nonempty.trailing_zeros()).ok()?;
             let list = *self.active.get(level)?;
@@ -618,8 +649,8 @@ impl<P> Scheduler<P> {
                 sq.deficit = 0;
                 self.unlink_head(level);
             }
-            if let Some((pkt, bytes)) = popped {
-                return Some((pkt, bytes, qid));
+            if let Some((pkt, size)) = popped {
+                return Some((pkt, size, qid));
             }
         }
     }
@@ -693,10 +724,10 @@ impl<P> Scheduler<P> {
     fn release_head(&mut self, f: usize, t: Ticks) -> Option<Ticks> {
         let fs = self.flows.get_mut(f)?;
         let t = fs.conformer.advance(t);
-        let bytes = self.slab.front_bytes(&fs.shaper)?;
-        let conforming = match fs.conformer.earliest(bytes) {
+        let size = self.slab.front_size(&fs.shaper)?;
+        let conforming = match fs.conformer.earliest_sized(&size) {
             Verdict::At(t2) if t2 <= t => {
-                fs.conformer.consume(bytes);
+                fs.conformer.consume_sized(&size);
                 true
             }
             // Parameters changed since the deadline was computed.
@@ -709,18 +740,20 @@ impl<P> Scheduler<P> {
             .and_then(|q| q.checked_add(usize::from(!conforming)))?;
         let sq = self.seq.get_mut(qid)?;
         self.slab.move_front(&mut fs.shaper, &mut sq.fifo)?;
-        let next = self
-            .slab
-            .front_bytes(&fs.shaper)
-            .map(|b| match fs.conformer.earliest(b) {
-                Verdict::At(t3) => t3,
-                Verdict::Never => fs.conformer.last(),
-            });
+        let next =
+            self.slab
+                .front_size(&fs.shaper)
+                .map(|b| match fs.conformer.earliest_sized(&b) {
+                    Verdict::At(t3) => t3,
+                    Verdict::Never => fs.conformer.last(),
+                });
         let level = if conforming {
             fs.level
         } else {
-            fs.stats.nonconforming_packets_scheduled =
-                fs.stats.nonconforming_packets_scheduled.saturating_add(1);
+            fs.stats.nonconforming_packets_scheduled = fs
+                .stats
+                .nonconforming_packets_scheduled
+                .saturating_add(u64::from(size.packets));
             Level::NonConforming
         };
         if !sq.active {
@@ -743,7 +776,8 @@ impl<P> Scheduler<P> {
         if self.outstanding >= self.limits.max_outstanding {
             return None;
         }
-        let (pkt, bytes, qid) = self.seq_pop()?;
+        let (pkt, size, qid) = self.seq_pop()?;
+        let (bytes, packets) = (size.ip_bytes, u64::from(size.packets));
         let f = idx(qid >> 1);
         let conforming = qid & 1 == 0;
         self.in_sequencer = self.in_sequencer.saturating_sub(1);
@@ -751,18 +785,18 @@ impl<P> Scheduler<P> {
         self.outstanding = self.outstanding.saturating_add(1);
         if let Some(fs) = self.flows.get_mut(f) {
             let h = &mut fs.hot;
-            h.packets_transmitted = h.packets_transmitted.saturating_add(1);
+            h.packets_transmitted = h.packets_transmitted.saturating_add(packets);
             h.bytes_transmitted = h.bytes_transmitted.saturating_add(u64::from(bytes));
             if !conforming {
                 let s = &mut fs.stats;
                 s.nonconforming_packets_transmitted =
-                    s.nonconforming_packets_transmitted.saturating_add(1);
+                    s.nonconforming_packets_transmitted.saturating_add(packets);
             }
         }
         if !conforming {
             let s = &mut self.stats.sequencer;
             s.nonconforming_packets_transmitted =
-                s.nonconforming_packets_transmitted.saturating_add(1);
+                s.nonconforming_packets_transmitted.saturating_add(packets);
         }
         self.note_netcard();
         self.sent = self.sent.wrapping_add(1);
@@ -856,8 +890,8 @@ impl<P> Scheduler<P> {
         for (f, fs) in self.flows.iter_mut().enumerate() {
             in_shaper = in_shaper.saturating_add(fs.shaper.len());
             fs.in_heap = false;
-            if let Some(bytes) = self.slab.front_bytes(&fs.shaper) {
-                let t = match fs.conformer.earliest(bytes) {
+            if let Some(size) = self.slab.front_size(&fs.shaper) {
+                let t = match fs.conformer.earliest_sized(&size) {
                     Verdict::At(t) => t,
                     Verdict::Never => fs.conformer.last(),
                 };

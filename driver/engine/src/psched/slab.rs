@@ -8,6 +8,8 @@
 use alloc::collections::TryReserveError;
 use alloc::vec::Vec;
 
+use super::send_size::SendSize;
+
 /// The "no slot" link.
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -15,7 +17,7 @@ pub(crate) const NIL: u32 = u32::MAX;
 struct Slot<P> {
     pkt: Option<P>,
     next: u32,
-    bytes: u32,
+    size: SendSize,
 }
 
 /// A FIFO of slots: head, tail, and its packet and byte counts.
@@ -74,7 +76,7 @@ impl<P> Slab<P> {
             slots.push(Slot {
                 pkt: None,
                 next: if next < capacity { next } else { NIL },
-                bytes: 0,
+                size: SendSize::single(0),
             });
             i = next;
         }
@@ -104,7 +106,7 @@ impl<P> Slab<P> {
     }
 
     /// Appends a packet to `q`; gives it back if the slab is full.
-    pub(crate) fn push_back(&mut self, q: &mut Fifo, pkt: P, bytes: u32) -> Result<(), P> {
+    pub(crate) fn push_back(&mut self, q: &mut Fifo, pkt: P, size: SendSize) -> Result<(), P> {
         let i = self.free;
         let Some(slot) = self.slot_mut(i) else {
             return Err(pkt);
@@ -112,7 +114,7 @@ impl<P> Slab<P> {
         let next_free = slot.next;
         slot.pkt = Some(pkt);
         slot.next = NIL;
-        slot.bytes = bytes;
+        slot.size = size;
         self.free = next_free;
         self.used = self.used.saturating_add(1);
         if let Some(tail) = self.slot_mut(q.tail) {
@@ -122,22 +124,28 @@ impl<P> Slab<P> {
         }
         q.tail = i;
         q.len = q.len.saturating_add(1);
-        q.bytes = q.bytes.saturating_add(u64::from(bytes));
+        q.bytes = q.bytes.saturating_add(u64::from(size.ip_bytes));
         Ok(())
     }
 
-    /// Size in bytes of the packet at the head of `q`.
+    /// IP bytes of the packet at the head of `q`.
     pub(crate) fn front_bytes(&self, q: &Fifo) -> Option<u32> {
-        self.slot(q.head).map(|s| s.bytes)
+        self.slot(q.head).map(|s| s.size.ip_bytes)
+    }
+
+    /// Size of the packet at the head of `q`.
+    pub(crate) fn front_size(&self, q: &Fifo) -> Option<SendSize> {
+        self.slot(q.head).map(|s| s.size)
     }
 
     /// Removes the head of `q`: the packet and its size.
-    pub(crate) fn pop_front(&mut self, q: &mut Fifo) -> Option<(P, u32)> {
+    pub(crate) fn pop_front(&mut self, q: &mut Fifo) -> Option<(P, SendSize)> {
         let i = q.head;
         let free = self.free;
         let slot = self.slot_mut(i)?;
         let pkt = slot.pkt.take();
-        let bytes = slot.bytes;
+        let size = slot.size;
+        let bytes = size.ip_bytes;
         q.head = slot.next;
         slot.next = free;
         self.free = i;
@@ -147,7 +155,7 @@ impl<P> Slab<P> {
         }
         q.len = q.len.saturating_sub(1);
         q.bytes = q.bytes.saturating_sub(u64::from(bytes));
-        pkt.map(|p| (p, bytes))
+        pkt.map(|p| (p, size))
     }
 
     /// Moves the head of `src` to the tail of `dst` without freeing its slot;
@@ -155,7 +163,7 @@ impl<P> Slab<P> {
     pub(crate) fn move_front(&mut self, src: &mut Fifo, dst: &mut Fifo) -> Option<u32> {
         let i = src.head;
         let slot = self.slot_mut(i)?;
-        let bytes = slot.bytes;
+        let bytes = slot.size.ip_bytes;
         src.head = slot.next;
         slot.next = NIL;
         if src.head == NIL {
@@ -205,8 +213,8 @@ impl<P> Slab<P> {
             let Some(slot) = self.slot(i) else { break };
             let matches = slot.pkt.as_ref().is_none_or(&mut *pred);
             if matches {
-                if let Some((pkt, bytes)) = self.pop_front(&mut rest) {
-                    f(pkt, bytes);
+                if let Some((pkt, size)) = self.pop_front(&mut rest) {
+                    f(pkt, size.ip_bytes);
                 }
             } else if self.move_front(&mut rest, &mut kept).is_none() {
                 break;
@@ -226,14 +234,14 @@ mod tests {
         let mut s = Slab::try_new(3).unwrap();
         let mut a = Fifo::EMPTY;
         let mut b = Fifo::EMPTY;
-        s.push_back(&mut a, 1, 10).unwrap();
-        s.push_back(&mut b, 2, 20).unwrap();
-        s.push_back(&mut a, 3, 30).unwrap();
+        s.push_back(&mut a, 1, SendSize::single(10)).unwrap();
+        s.push_back(&mut b, 2, SendSize::single(20)).unwrap();
+        s.push_back(&mut a, 3, SendSize::single(30)).unwrap();
         assert!(s.is_full());
-        assert_eq!(s.push_back(&mut a, 4, 40), Err(4));
+        assert_eq!(s.push_back(&mut a, 4, SendSize::single(40)), Err(4));
         assert_eq!((a.len(), a.bytes()), (2, 40));
-        assert_eq!(s.pop_front(&mut a), Some((1, 10)));
-        s.push_back(&mut b, 4, 40).unwrap();
+        assert_eq!(s.pop_front(&mut a), Some((1, SendSize::single(10))));
+        s.push_back(&mut b, 4, SendSize::single(40)).unwrap();
         s.splice(&mut a, &mut b);
         assert!(b.is_empty());
         assert_eq!(s.move_front(&mut a, &mut b), Some(30));
@@ -253,14 +261,14 @@ mod tests {
         let mut s = Slab::try_new(10).unwrap();
         let mut q = Fifo::EMPTY;
         for i in 0..10 {
-            s.push_back(&mut q, i, i).unwrap();
+            s.push_back(&mut q, i, SendSize::single(i)).unwrap();
         }
         let mut removed = vec![];
         s.extract_if(&mut q, &mut |p| p % 3 == 0, &mut |p, _| removed.push(p));
         assert_eq!(removed, [0, 3, 6, 9]);
         assert_eq!(q.len(), 6);
         assert_eq!(q.bytes(), 1 + 2 + 4 + 5 + 7 + 8);
-        s.push_back(&mut q, 42, 1).unwrap();
+        s.push_back(&mut q, 42, SendSize::single(1)).unwrap();
         let mut out = vec![];
         while let Some((p, _)) = s.pop_front(&mut q) {
             out.push(p);
@@ -274,6 +282,6 @@ mod tests {
         let mut s: Slab<u8> = Slab::try_new(0).unwrap();
         let mut q = Fifo::EMPTY;
         assert!(s.is_full());
-        assert_eq!(s.push_back(&mut q, 1, 1), Err(1));
+        assert_eq!(s.push_back(&mut q, 1, SendSize::single(1)), Err(1));
     }
 }

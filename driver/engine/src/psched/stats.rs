@@ -29,6 +29,11 @@ pub struct DropCounts {
 impl DropCounts {
     /// Counts one drop.
     pub fn count(&mut self, reason: DropReason) {
+        self.count_n(reason, 1);
+    }
+
+    /// Counts `packets` drops (an LSO send of that many IP packets).
+    pub fn count_n(&mut self, reason: DropReason, packets: u64) {
         let c = match reason {
             DropReason::QueuePackets => &mut self.queue_packets,
             DropReason::QueueBytes => &mut self.queue_bytes,
@@ -36,7 +41,7 @@ impl DropCounts {
             DropReason::Nonconforming => &mut self.nonconforming,
             DropReason::OverMaxSdu => &mut self.over_max_sdu,
         };
-        *c = c.saturating_add(1);
+        *c = c.saturating_add(packets);
     }
 
     /// Drops of every reason.
