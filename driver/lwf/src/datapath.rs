@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use qos_engine::error::{ConfigError, ErrorKind, Field, Object};
 use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
-use qos_engine::mark::{Ieee8021QInfo, MarkMaps, apply, decide, reset_dscp};
+use qos_engine::mark::{Ieee8021QInfo, MarkMaps, Marks, apply, decide, reset_dscp};
 use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, parse};
 use qos_engine::psched::{DropReason, Limits, Scheduler, SchedulerStats};
 use qos_engine::time::Ticks;
@@ -351,23 +351,28 @@ impl Datapath {
         })
     }
 
-    /// Parse the first NET_BUFFER, classify, count IP bytes of all NBs.
+    /// Parse the first NET_BUFFER, classify, count IP bytes of all NBs (one
+    /// walk of the NET_BUFFER list).
     fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, u32) {
-        let parsed = match nbl.first_nb() {
-            Some(nb) => match nb.contiguous() {
-                Some(one) => parse(&[one], self.framing),
-                None => {
-                    let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
-                    let n = nb.segments(&mut segs);
-                    parse(segs.get(..n).unwrap_or(&[]), self.framing)
-                }
-            },
-            None => Err(Unclassifiable::Truncated),
+        let Some(first) = nbl.first_nb() else {
+            self.count_unclassifiable(Unclassifiable::Truncated);
+            return (None, None, 0);
+        };
+        let parsed = match first.contiguous() {
+            Some(one) => parse(&[one], self.framing),
+            None => {
+                let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
+                let n = first.segments(&mut segs);
+                parse(segs.get(..n).unwrap_or(&[]), self.framing)
+            }
         };
         let l2 = parsed.as_ref().map_or(0, |p| p.offsets.ip);
-        let ip_bytes = nbl.nbs().fold(0u32, |acc, nb| {
-            acc.saturating_add(nb.data_len().saturating_sub(l2))
-        });
+        let mut ip_bytes = first.data_len().saturating_sub(l2);
+        let mut rest = first.next();
+        while let Some(nb) = rest {
+            ip_bytes = ip_bytes.saturating_add(nb.data_len().saturating_sub(l2));
+            rest = nb.next();
+        }
         match parsed {
             Ok(p) => {
                 let flow = self.config.as_ref().and_then(|c| c.classify(&p.key));
@@ -379,16 +384,24 @@ impl Datapath {
                 (flow, Some((p.key.family, p.offsets)), ip_bytes)
             }
             Err(why) => {
-                if let Some(c) = self.counters.unclassifiable.get_mut(why.index()) {
-                    *c = c.saturating_add(1);
-                }
+                self.count_unclassifiable(why);
                 (None, None, ip_bytes)
             }
         }
     }
 
+    fn count_unclassifiable(&mut self, why: Unclassifiable) {
+        if let Some(c) = self.counters.unclassifiable.get_mut(why.index()) {
+            *c = c.saturating_add(1);
+        }
+    }
+
     /// Release every NBL that may go now into `out`, marked. Returns the
     /// number released.
+    ///
+    /// The configuration's tables are looked up once per call, and the
+    /// marks are decided once per run of NBLs of the same flow and
+    /// conformance (a chain's NBLs are usually all of one flow).
     pub fn release(&mut self, now: Ticks, out: &mut SendBatch) -> u32 {
         let mut n = 0u32;
         let Self {
@@ -398,15 +411,28 @@ impl Datapath {
             ..
         } = self;
         let Some(s) = sched.as_mut() else { return 0 };
+        let cfg = config.as_deref();
+        let flows: &[(FlowId, FlowSpec)] = cfg.map_or(&[], |c| c.flows());
+        let maps = cfg.map(|c| c.maps());
+        let reset_unmarked = cfg.is_some_and(|c| c.reset_unmarked_dscp());
+        // (flow, conforming) -> marks of the last NBL marked.
+        let mut last: Option<(usize, bool, Marks)> = None;
         while let Some(r) = s.dequeue(now) {
             let mut h = r.pkt;
-            if let (Some(cfg), Some((family, offsets))) = (config.as_deref(), h.parsed) {
-                match r.flow.and_then(|i| cfg.flows().get(i)) {
-                    Some((_, spec)) => {
-                        let marks = decide(cfg.maps(), spec, r.conforming);
+            if let (Some(maps), Some((family, offsets))) = (maps, h.parsed) {
+                match r.flow.and_then(|i| flows.get(i).map(|(_, spec)| (i, spec))) {
+                    Some((i, spec)) => {
+                        let marks = match last {
+                            Some((j, c, m)) if j == i && c == r.conforming => m,
+                            _ => {
+                                let m = decide(maps, spec, r.conforming);
+                                last = Some((i, r.conforming, m));
+                                m
+                            }
+                        };
                         mark(counters, &mut h.nbl, family, &offsets, marks);
                     }
-                    None if cfg.reset_unmarked_dscp() => {
+                    None if reset_unmarked => {
                         reset(counters, &h.nbl, family, &offsets);
                     }
                     None => {}
@@ -464,7 +490,7 @@ fn mark(
     nbl: &mut Nbl,
     family: Family,
     offsets: &MarkOffsets,
-    marks: qos_engine::mark::Marks,
+    marks: Marks,
 ) {
     let mut oob = None;
     let mut failed = false;

@@ -529,21 +529,21 @@ pub unsafe extern "system" fn filter_send(
 ) {
     // SAFETY: contract.
     let m = unsafe { module(ctx) };
-    // SAFETY: the chain is ours until we complete it (validity invariant).
-    let mut q = unsafe { NblQueue::from_chain(nbls) };
-    let n = q.len();
-    m.counters.sends.fetch_add(u64::from(n), Ordering::Relaxed);
     let dispatch = flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
     let mut g = m.inner.lock();
-    if g.state != ModuleState::Running {
-        drop(g);
-        m.counters
-            .paused_rejects
-            .fetch_add(u64::from(n), Ordering::Relaxed);
-        m.complete_up(q, NDIS_STATUS_PAUSED, complete_flags(flags));
-        return;
-    }
-    if g.datapath.is_bypass() {
+    if g.state != ModuleState::Running || g.datapath.is_bypass() {
+        // SAFETY: the chain is ours until we complete it (validity invariant).
+        let q = unsafe { NblQueue::from_chain(nbls) };
+        let n = q.len();
+        m.counters.sends.fetch_add(u64::from(n), Ordering::Relaxed);
+        if g.state != ModuleState::Running {
+            drop(g);
+            m.counters
+                .paused_rejects
+                .fetch_add(u64::from(n), Ordering::Relaxed);
+            m.complete_up(q, NDIS_STATUS_PAUSED, complete_flags(flags));
+            return;
+        }
         // No flows on this adapter: one branch, straight down.
         g.outstanding = g.outstanding.saturating_add(n);
         drop(g);
@@ -555,7 +555,14 @@ pub unsafe extern "system" fn filter_send(
     let now = api::query_interrupt_time();
     let mut refused = NblQueue::new();
     let keep_flags = flags & !NDIS_SEND_FLAGS_DISPATCH_LEVEL;
-    while let Some(nbl) = q.pop_front() {
+    let mut n = 0u32;
+    // One walk of the chain: each NBL goes to the scheduler as it is met
+    // (its Next link is rewritten only when it is queued to go on).
+    // SAFETY: the chain is ours until we complete it (validity invariant).
+    let mut cur = unsafe { Nbl::from_raw(nbls) };
+    while let Some(nbl) = cur {
+        cur = nbl.next();
+        n = n.saturating_add(1);
         if let Err((mut nbl, status)) = g.datapath.enqueue(now, nbl, port, keep_flags) {
             nbl.set_status(status);
             refused.push_back(nbl);
@@ -566,6 +573,7 @@ pub unsafe extern "system" fn filter_send(
     g.outstanding = g.outstanding.saturating_add(released);
     m.rearm(&mut g, now);
     drop(g);
+    m.counters.sends.fetch_add(u64::from(n), Ordering::Relaxed);
     if !refused.is_empty() {
         m.counters
             .dropped

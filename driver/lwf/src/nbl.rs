@@ -142,7 +142,9 @@ impl<'a> Nb<'a> {
         unsafe { self.ptr.as_ref() }
     }
 
-    fn next(&self) -> Option<Nb<'a>> {
+    /// The next NET_BUFFER of the same NBL.
+    #[must_use]
+    pub fn next(&self) -> Option<Nb<'a>> {
         NonNull::new(self.raw().Next).map(|p| Nb {
             ptr: p,
             _owner: core::marker::PhantomData,

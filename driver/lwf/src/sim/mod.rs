@@ -992,22 +992,20 @@ impl SimAdapter {
     /// Fast mode (benchmarks): no ownership bookkeeping, complete the chain
     /// as it came.
     fn miniport_send_fast(&self, head: *mut NET_BUFFER_LIST, flags: u32) {
-        let status = {
+        {
             let mut s = lock(&self.st);
+            let status = s.miniport_status;
             let mut cur = head;
+            let mut n = 0u64;
             while !cur.is_null() {
-                s.sent_down += 1;
-                // SAFETY: NBLs the benchmark prepared; Next is valid.
+                n += 1;
+                // SAFETY: NBLs the benchmark prepared; the miniport owns
+                // them now.
+                unsafe { (*cur).Status = status };
+                // SAFETY: as above; Next is valid.
                 cur = unsafe { (*cur).Next };
             }
-            s.miniport_status
-        };
-        let mut cur = head;
-        while !cur.is_null() {
-            // SAFETY: as above; the miniport owns them now.
-            unsafe { (*cur).Status = status };
-            // SAFETY: as above.
-            cur = unsafe { (*cur).Next };
+            s.sent_down += n;
         }
         let f = self
             .chars
@@ -1048,13 +1046,25 @@ impl SimAdapter {
     pub(crate) fn protocol_send_complete(&self, head: *mut NET_BUFFER_LIST) {
         let mut s = lock(&self.st);
         if s.fast {
+            // Count runs of equal status (one map update per run).
             let mut cur = head;
+            let mut run: Option<(i32, u64)> = None;
             while !cur.is_null() {
                 // SAFETY: NBLs the benchmark prepared.
                 let st = unsafe { (*cur).Status };
-                *s.status_counts.entry(st).or_insert(0) += 1;
+                run = match run {
+                    Some((r, k)) if r == st => Some((r, k + 1)),
+                    Some((r, k)) => {
+                        *s.status_counts.entry(r).or_insert(0) += k;
+                        Some((st, 1))
+                    }
+                    None => Some((st, 1)),
+                };
                 // SAFETY: as above.
                 cur = unsafe { (*cur).Next };
+            }
+            if let Some((r, k)) = run {
+                *s.status_counts.entry(r).or_insert(0) += k;
             }
             return;
         }
