@@ -88,8 +88,8 @@ fn lso_sends_and_nbls_with_many_net_buffers_are_one_unit_and_all_marked() {
     publish_shaped(a, 1_000_000_000, Limits::default());
     // An LSO super-packet of 60 KB (larger than the MTU).
     let big = FrameSpec::tcp4(7, 5001, 60_000).build();
-    let mut lso = TxPacket::split(&big, &[54, 1500, 30_000]);
-    lso.lso = (1 << 30) | 1448;
+    // LSO V2, MSS 1448, TCP header at 34 (after Ethernet and IPv4).
+    let lso = TxPacket::split(&big, &[54, 1500, 30_000]).with_lso_v2(1448, 34, false);
     // An NBL with 8 NET_BUFFERs.
     let seg = FrameSpec::tcp4(7, 5001, 1400).tos(0, 1).build();
     let segs: Vec<&[u8]> = (0..8).map(|_| seg.as_slice()).collect();
@@ -113,7 +113,9 @@ fn lso_sends_and_nbls_with_many_net_buffers_are_one_unit_and_all_marked() {
             .unwrap()
             .bytes_transmitted
     });
-    assert_eq!(bytes, (big.len() - 14 + 8 * (seg.len() - 14)) as u64);
+    // The LSO send is charged as the 42 segments the NIC makes of its
+    // 60,000 payload bytes, each with its 40 bytes of IP + TCP headers.
+    assert_eq!(bytes, (60_000 + 42 * 40 + 8 * (seg.len() - 14)) as u64);
     drop(m);
     assert_clean(&sim, &ads);
     unload_clean(sim);

@@ -7,24 +7,33 @@
 //!
 //! One NBL = one scheduling unit: it is classified on its first
 //! NET_BUFFER and the whole NBL (every NET_BUFFER, e.g. the segments of a
-//! TCP send or an LSO super-packet) follows that one flow, is charged the
-//! IP bytes of all its NET_BUFFERs, and gets the same marks. NDIS stacks
-//! put one connection's segments in one NBL, so this matches per-packet
-//! classification in practice and keeps the cost per NBL.
+//! TCP send or an LSO super-packet) follows that one flow and gets the same
+//! marks. NDIS stacks put one connection's segments in one NBL, so this
+//! matches per-packet classification in practice and keeps the cost per
+//! NBL.
+//!
+//! The scheduler is told the NBL's size on the wire ([`SendSize`]): each
+//! NET_BUFFER is one IP packet, except in a TCP large send (LSO V1 or V2:
+//! an MSS in TcpLargeSendNetBufferListInfo), where the NIC cuts each
+//! NET_BUFFER into MSS-sized segments that each carry a copy of the IP and
+//! TCP headers. So MaxSduSize is checked against the largest IP packet that
+//! reaches the wire (not against a 64 KB super-packet), and rates and byte
+//! statistics count every segment's headers.
 
 use crate::ffi::types::{
-    IEEE_8021Q_NET_BUFFER_LIST_INFO, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_FAILURE,
-    NDIS_STATUS_RESOURCES,
+    IEEE_8021Q_NET_BUFFER_LIST_INFO, LSO_MSS_MASK, LSO_TCP_HEADER_OFFSET_MASK,
+    LSO_TCP_HEADER_OFFSET_SHIFT, NDIS_PORT_NUMBER, NDIS_STATUS, NDIS_STATUS_FAILURE,
+    NDIS_STATUS_RESOURCES, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
 };
-use crate::nbl::{MAX_SEGMENTS, Nbl, NblQueue};
+use crate::nbl::{MAX_SEGMENTS, Nb, Nbl, NblQueue};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use qos_engine::error::{ConfigError, ErrorKind, Field, Object};
 use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
 use qos_engine::mark::{Ieee8021QInfo, MarkMaps, Marks, apply, decide, reset_dscp};
-use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, parse};
-use qos_engine::psched::{DropReason, Limits, Scheduler, SchedulerStats};
+use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, ip_proto, parse};
+use qos_engine::psched::{DropReason, Limits, Scheduler, SchedulerStats, SendSize};
 use qos_engine::time::Ticks;
 
 /// NBLs released for sending, in runs of equal port and send flags.
@@ -198,6 +207,12 @@ pub struct DatapathCounters {
     pub pcp_marked: u64,
     /// NBLs refused by the scheduler (limits, discard).
     pub dropped: u64,
+    /// TCP LSO NBLs sized by their segments.
+    pub lso_sends: u64,
+    /// LSO NBLs whose TcpHeaderOffset or TCP header could not be used
+    /// (outside the frame, shorter than the IP header, bad data offset):
+    /// sized as unsegmented packets.
+    pub lso_bad_header: u64,
 }
 
 /// The per-module engine state.
@@ -329,7 +344,7 @@ impl Datapath {
         port: NDIS_PORT_NUMBER,
         flags: u32,
     ) -> Result<(), (Nbl, NDIS_STATUS)> {
-        let (flow, parsed, ip_bytes) = self.classify(&nbl);
+        let (flow, parsed, size) = self.classify(&nbl);
         let Some(s) = self.sched.as_mut() else {
             return Err((nbl, NDIS_STATUS_RESOURCES));
         };
@@ -339,7 +354,7 @@ impl Datapath {
             flags,
             parsed,
         };
-        s.enqueue(now, flow, ip_bytes, held).map_err(|(h, why)| {
+        s.enqueue_sized(now, flow, size, held).map_err(|(h, why)| {
             self.counters.dropped = self.counters.dropped.saturating_add(1);
             let status = match why {
                 DropReason::QueuePackets | DropReason::QueueBytes | DropReason::FlowQueue => {
@@ -351,12 +366,13 @@ impl Datapath {
         })
     }
 
-    /// Parse the first NET_BUFFER, classify, count IP bytes of all NBs (one
-    /// walk of the NET_BUFFER list).
-    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, u32) {
+    /// Parse the first NET_BUFFER, classify, and size the NBL on the wire
+    /// (one walk of the NET_BUFFER list; an LSO send also reads each
+    /// NET_BUFFER's TCP data offset).
+    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, SendSize) {
         let Some(first) = nbl.first_nb() else {
             self.count_unclassifiable(Unclassifiable::Truncated);
-            return (None, None, 0);
+            return (None, None, SendSize::single(0));
         };
         let parsed = match first.contiguous() {
             Some(one) => parse(&[one], self.framing),
@@ -367,12 +383,23 @@ impl Datapath {
             }
         };
         let l2 = parsed.as_ref().map_or(0, |p| p.offsets.ip);
-        let mut ip_bytes = first.data_len().saturating_sub(l2);
-        let mut rest = first.next();
-        while let Some(nb) = rest {
-            ip_bytes = ip_bytes.saturating_add(nb.data_len().saturating_sub(l2));
-            rest = nb.next();
-        }
+        let tcp_family = match &parsed {
+            Ok(p) if p.key.protocol == ip_proto::TCP => Some(p.key.family),
+            _ => None,
+        };
+        let size = match (tcp_family, lso_request(nbl)) {
+            (Some(family), Some((mss, tcp))) => match lso_size(first, family, l2, tcp, mss) {
+                Some(size) => {
+                    self.counters.lso_sends = self.counters.lso_sends.saturating_add(1);
+                    size
+                }
+                None => {
+                    self.counters.lso_bad_header = self.counters.lso_bad_header.saturating_add(1);
+                    plain_size(first, l2)
+                }
+            },
+            _ => plain_size(first, l2),
+        };
         match parsed {
             Ok(p) => {
                 let flow = self.config.as_ref().and_then(|c| c.classify(&p.key));
@@ -381,11 +408,11 @@ impl Datapath {
                 } else {
                     self.counters.unmatched = self.counters.unmatched.saturating_add(1);
                 }
-                (flow, Some((p.key.family, p.offsets)), ip_bytes)
+                (flow, Some((p.key.family, p.offsets)), size)
             }
             Err(why) => {
                 self.count_unclassifiable(why);
-                (None, None, ip_bytes)
+                (None, None, size)
             }
         }
     }
@@ -482,6 +509,80 @@ impl Datapath {
     pub fn set_link_speed(&mut self, _now: Ticks, bps: u64) {
         self.link_speed = bps;
     }
+}
+
+/// Two sends as one: bytes and packets add up, the largest packet is the
+/// larger of the two.
+fn joined(a: SendSize, b: SendSize) -> SendSize {
+    SendSize {
+        ip_bytes: a.ip_bytes.saturating_add(b.ip_bytes),
+        largest_ip_packet: a.largest_ip_packet.max(b.largest_ip_packet),
+        packets: a.packets.saturating_add(b.packets),
+    }
+}
+
+/// An NBL that is not segmented: each NET_BUFFER is one IP packet of its
+/// data length minus the link header (`l2`).
+fn plain_size(first: Nb<'_>, l2: u32) -> SendSize {
+    let mut size = SendSize::single(first.data_len().saturating_sub(l2));
+    let mut rest = first.next();
+    while let Some(nb) = rest {
+        size = joined(size, SendSize::single(nb.data_len().saturating_sub(l2)));
+        rest = nb.next();
+    }
+    size
+}
+
+/// The LSO request of an NBL (LSO V1 and V2 alike): `(MSS,
+/// TcpHeaderOffset)` when the MSS is not 0. The info is a pointer-sized
+/// value whose low 32 bits hold the bit fields (ffi::types::LSO_*).
+fn lso_request(nbl: &Nbl) -> Option<(u32, u32)> {
+    let v = nbl.info(TCP_LARGE_SEND_NET_BUFFER_LIST_INFO);
+    let v = u32::try_from(v & 0xFFFF_FFFF).unwrap_or(0);
+    let mss = v & LSO_MSS_MASK;
+    (mss != 0).then_some((
+        mss,
+        (v & LSO_TCP_HEADER_OFFSET_MASK) >> LSO_TCP_HEADER_OFFSET_SHIFT,
+    ))
+}
+
+/// IP + TCP header bytes of one LSO NET_BUFFER (what every segment
+/// repeats): from the IP header at `ip` to the end of the TCP header at
+/// TcpHeaderOffset `tcp`, whose length is its data offset (byte 12, high
+/// nibble, in 32-bit words). `None` if the offset leaves no room for the
+/// IP header or the TCP header is not inside the frame.
+fn lso_headers_len(nb: Nb<'_>, family: Family, ip: u32, tcp: u32) -> Option<u32> {
+    let min_ip: u32 = match family {
+        Family::V4 => 20,
+        Family::V6 => 40,
+    };
+    if tcp < ip.checked_add(min_ip)? {
+        return None;
+    }
+    let words = u32::from(nb.byte_at(tcp.checked_add(12)?)? >> 4);
+    if words < 5 {
+        return None;
+    }
+    let end = tcp.checked_add(words.checked_mul(4)?)?;
+    if end > nb.data_len() {
+        return None;
+    }
+    end.checked_sub(ip)
+}
+
+/// The size on the wire of a TCP LSO NBL: every NET_BUFFER is a
+/// super-packet the NIC cuts into segments of `mss` payload bytes.
+fn lso_size(first: Nb<'_>, family: Family, l2: u32, tcp: u32, mss: u32) -> Option<SendSize> {
+    let one = |nb: Nb<'_>| {
+        lso_headers_len(nb, family, l2, tcp).map(|h| SendSize::tcp_lso(nb.data_len(), l2, h, mss))
+    };
+    let mut size = one(first)?;
+    let mut rest = first.next();
+    while let Some(nb) = rest {
+        size = joined(size, one(nb)?);
+        rest = nb.next();
+    }
+    Some(size)
 }
 
 /// Write the marks into every NET_BUFFER (and the out-of-band 802.1p).

@@ -193,6 +193,28 @@ impl<'a> Nb<'a> {
         n
     }
 
+    /// The data byte at `offset` (walking the MDL chain), if the data is
+    /// that long and within [`MAX_SEGMENTS`] segments.
+    #[must_use]
+    pub fn byte_at(&self, offset: u32) -> Option<u8> {
+        if offset >= self.data_len() {
+            return None;
+        }
+        let mut skip = Some(offset as usize);
+        let mut out = None;
+        self.walk(|p, len| match skip {
+            Some(k) if k < len => {
+                // SAFETY: validity invariant: `p..p+len` lies inside a
+                // mapped MDL buffer of an NBL we own, and `k < len`.
+                out = Some(unsafe { p.wrapping_add(k).read() });
+                skip = None;
+            }
+            Some(k) => skip = Some(k.saturating_sub(len)),
+            None => {}
+        });
+        out
+    }
+
     /// The whole frame as one slice when it lies in one MDL (the common
     /// case: no segment array to fill).
     #[must_use]

@@ -116,6 +116,38 @@ const _: () = assert!(
         == 0xa0
 );
 
+/// NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO, stored by value in
+/// slot [`TCP_LARGE_SEND_NET_BUFFER_LIST_INFO`] (ndis-layouts.md "Bit
+/// layouts"): LsoV1Transmit and LsoV2Transmit both hold MSS in bits 0..19
+/// and TcpHeaderOffset (from the start of the frame) in bits 20..29; bit 30
+/// is Type (NDIS_TCP_LARGE_SEND_OFFLOAD_V1_TYPE 0, V2_TYPE 1); bit 31 is
+/// LsoV2Transmit.IPVersion (IPv4 0, IPv6 1). A value with MSS 0 is not an
+/// LSO request.
+pub const LSO_MSS_MASK: u32 = 0x000F_FFFF;
+/// First bit of TcpHeaderOffset.
+pub const LSO_TCP_HEADER_OFFSET_SHIFT: u32 = 20;
+/// TcpHeaderOffset, 10 bits.
+pub const LSO_TCP_HEADER_OFFSET_MASK: u32 = 0x3FF0_0000;
+/// Transmit.Type.
+pub const LSO_TYPE_MASK: u32 = 0x4000_0000;
+/// LsoV2Transmit.IPVersion.
+pub const LSO_V2_IP_VERSION_MASK: u32 = 0x8000_0000;
+/// NDIS_TCP_LARGE_SEND_OFFLOAD_V1_TYPE (ndis-layouts.md constants table).
+pub const NDIS_TCP_LARGE_SEND_OFFLOAD_V1_TYPE: u32 = 0;
+/// NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE (ndis-layouts.md constants table).
+pub const NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE: u32 = 1;
+// ndis-layouts.md bit table: MSS first bit 0 width 20; TcpHeaderOffset
+// first bit 20 width 10; Type bit 30; IPVersion bit 31 (V1 and V2 alike).
+const _: () = assert!(LSO_MSS_MASK == (1 << 20) - 1);
+const _: () = assert!(LSO_TCP_HEADER_OFFSET_MASK == ((1 << 10) - 1) << LSO_TCP_HEADER_OFFSET_SHIFT);
+const _: () = assert!(LSO_TCP_HEADER_OFFSET_SHIFT == 20);
+const _: () = assert!(LSO_TYPE_MASK == 1 << 30);
+const _: () = assert!(LSO_V2_IP_VERSION_MASK == 1 << 31);
+const _: () = assert!(
+    LSO_MSS_MASK & LSO_TCP_HEADER_OFFSET_MASK == 0
+        && (LSO_MSS_MASK | LSO_TCP_HEADER_OFFSET_MASK) & LSO_TYPE_MASK == 0
+);
+
 /// NET_BUFFER (ndis-layouts.md §2: size 0xb0, align 16). `DataLength` is the
 /// low half of the `stDataLength` union at 0x18.
 #[repr(C, align(16))]

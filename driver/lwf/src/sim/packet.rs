@@ -76,12 +76,51 @@ impl TxPacket {
         self
     }
 
+    /// Request TCP LSO V1 (IPv4): MSS and TcpHeaderOffset (from the start
+    /// of the frame) in TcpLargeSendNetBufferListInfo.
+    #[must_use]
+    pub fn with_lso_v1(mut self, mss: u32, tcp_header_offset: u32) -> Self {
+        self.lso = lso_value(
+            mss,
+            tcp_header_offset,
+            NDIS_TCP_LARGE_SEND_OFFLOAD_V1_TYPE,
+            false,
+        );
+        self
+    }
+
+    /// Request TCP LSO V2: MSS, TcpHeaderOffset and the IP version.
+    #[must_use]
+    pub fn with_lso_v2(mut self, mss: u32, tcp_header_offset: u32, ipv6: bool) -> Self {
+        self.lso = lso_value(
+            mss,
+            tcp_header_offset,
+            NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE,
+            ipv6,
+        );
+        self
+    }
+
     /// Set head room in front of each NB's data.
     #[must_use]
     pub fn with_head_room(mut self, n: u32) -> Self {
         self.head_room = n;
         self
     }
+}
+
+/// The NDIS_TCP_LARGE_SEND_OFFLOAD_NET_BUFFER_LIST_INFO value (bit layout
+/// in ffi::types::LSO_*).
+fn lso_value(mss: u32, tcp_header_offset: u32, ty: u32, ipv6: bool) -> usize {
+    let v = (mss & LSO_MSS_MASK)
+        | ((tcp_header_offset << LSO_TCP_HEADER_OFFSET_SHIFT) & LSO_TCP_HEADER_OFFSET_MASK)
+        | if ty == NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE {
+            LSO_TYPE_MASK
+        } else {
+            0
+        }
+        | if ipv6 { LSO_V2_IP_VERSION_MASK } else { 0 };
+    v as usize
 }
 
 /// Where an NBL is, as far as the simulated NDIS knows.
