@@ -3,7 +3,10 @@
 //! sequence, mark) -> NdisFSendNetBufferLists -> the fake miniport completes
 //! the chain -> FilterSendNetBufferListsComplete (credits back, release) ->
 //! NdisFSendNetBufferListsComplete up to the fake protocol. With 10 and
-//! 10,000 filters, plus the bypass path (no flows). Also counts allocations
+//! 10,000 filters, plus the bypass path (no flows); each with one
+//! connection per chain (64 NBLs of one flow key, what a TCP send hands
+//! down) and mixed (64 flow keys, each NBL matching another filter of the
+//! set). Also counts allocations
 //! per NBL (must be 0) and reports the non-paged memory one adapter takes.
 //!
 //! Run: `cargo bench -p qoslwf --bench send`.
@@ -31,7 +34,7 @@
 //!
 //! # Profiling
 //! `SEND_BENCH_PROFILE=<case>:<chains>[:frozen]` runs only `<chains>` chains
-//! of one case (bypass, filters_10, filters_10000) after the warm-up and
+//! of one case (a name of [`CASES`]) after the warm-up and
 //! exits (for `valgrind --tool=callgrind` or perf); `frozen` keeps the
 //! clock still as session 1's bench did. `SEND_BENCH_BUCKET=<bytes>` sets
 //! the flows' bucket size (to reach the out-of-tokens state quickly).
@@ -200,7 +203,7 @@ struct Case {
 }
 
 impl Case {
-    fn new(name: &'static str, n_filters: Option<u32>) -> Self {
+    fn new(name: &'static str, n_filters: Option<u32>, mixed: bool) -> Self {
         let mut sim = Sim::new();
         assert_eq!(sim.load(), 0);
         let a = sim.attach(&AdapterSpec::ethernet(1)).unwrap();
@@ -216,11 +219,18 @@ impl Case {
             a.module().unwrap().publish(Some(Arc::new(cfg))).unwrap();
         }
         a.set_fast(true);
-        // The matching filter sits in the middle of the set.
-        let k = n_filters.unwrap_or(10) / 2;
-        let dst = [172, 16 + (k % 16) as u8, (k / 16) as u8, 9];
-        let f = frame(5000 + (k % 1000) as u16, dst);
-        let pkts: Vec<TxPacket> = (0..BATCH).map(|_| TxPacket::frame(&f)).collect();
+        // One connection: every NBL matches the filter in the middle of
+        // the set. Mixed: each NBL of the chain is another connection,
+        // matching another filter spread over the set (no two NBLs of a
+        // chain share a flow key).
+        let n = n_filters.unwrap_or(10);
+        let pkts: Vec<TxPacket> = (0..BATCH as u32)
+            .map(|j| {
+                let k = if mixed { (j * 7919 + 13) % n } else { n / 2 };
+                let dst = [172, 16 + (k % 16) as u8, (k / 16) as u8, 9];
+                TxPacket::frame(&frame(5000 + (k % 1000) as u16, dst))
+            })
+            .collect();
         let prepared = a.prepare(&pkts);
         Self {
             name,
@@ -272,10 +282,14 @@ impl Case {
     }
 }
 
-const CASES: [(&str, Option<u32>); 3] = [
-    ("bypass", None),
-    ("filters_10", Some(10)),
-    ("filters_10000", Some(10_000)),
+/// (name, filters, mixed): one connection per chain, or 64 (every NBL
+/// another flow key, another filter).
+const CASES: [(&str, Option<u32>, bool); 5] = [
+    ("bypass", None, false),
+    ("filters_10", Some(10), false),
+    ("filters_10000", Some(10_000), false),
+    ("filters_10_mixed", Some(10), true),
+    ("filters_10000_mixed", Some(10_000), true),
 ];
 
 /// `SEND_BENCH_PROFILE=<case>:<chains>[:frozen]`: run one case and exit.
@@ -284,11 +298,11 @@ fn profile(spec: &str) {
     let name = parts.next().unwrap_or_default();
     let chains: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
     let frozen = parts.next() == Some("frozen");
-    let (name, n) = CASES
+    let (name, n, mixed) = CASES
         .into_iter()
-        .find(|(c, _)| *c == name)
-        .expect("case: bypass, filters_10 or filters_10000");
-    let mut case = Case::new(name, n);
+        .find(|(c, _, _)| *c == name)
+        .expect("case: a name of CASES");
+    let mut case = Case::new(name, n, mixed);
     case.advance = !frozen;
     for _ in 0..100 {
         case.chain();
@@ -307,8 +321,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("filter_send");
     // One element = one NBL: criterion's time per element is ns per NBL.
     g.throughput(Throughput::Elements(BATCH as u64));
-    for (name, n) in CASES {
-        let mut case = Case::new(name, n);
+    for (name, n, mixed) in CASES {
+        let mut case = Case::new(name, n, mixed);
         // Warm up, then count allocations over 1,000 chains.
         for _ in 0..100 {
             case.chain();

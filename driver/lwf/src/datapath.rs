@@ -225,6 +225,12 @@ pub struct Datapath {
     /// NBLs the scheduler handed out and that have not come back.
     sched_out: u32,
     counters: DatapathCounters,
+    /// The last flow key classified and the flow it got under `config`
+    /// (cleared when a configuration is published): the NBLs of one
+    /// connection, which a protocol hands down back to back, are
+    /// classified once. Classification is a function of the key and the
+    /// configuration, so the result is the same.
+    last_class: Option<(FlowKey, Option<usize>)>,
 }
 
 impl Datapath {
@@ -238,6 +244,7 @@ impl Datapath {
             sched: None,
             sched_out: 0,
             counters: DatapathCounters::default(),
+            last_class: None,
         }
     }
 
@@ -331,6 +338,7 @@ impl Datapath {
             }
         }
         self.config = config;
+        self.last_class = None;
         Ok(())
     }
 
@@ -402,7 +410,14 @@ impl Datapath {
         };
         match parsed {
             Ok(p) => {
-                let flow = self.config.as_ref().and_then(|c| c.classify(&p.key));
+                let flow = match self.last_class {
+                    Some((k, f)) if k == p.key => f,
+                    _ => {
+                        let f = self.config.as_ref().and_then(|c| c.classify(&p.key));
+                        self.last_class = Some((p.key, f));
+                        f
+                    }
+                };
                 if flow.is_some() {
                     self.counters.classified = self.counters.classified.saturating_add(1);
                 } else {
@@ -655,5 +670,96 @@ fn reset(counters: &mut DatapathCounters, nbl: &Nbl, family: Family, offsets: &M
                 counters.mark_errors = counters.mark_errors.saturating_add(1);
             }
         }
+    }
+}
+
+#[cfg(all(test, not(target_os = "windows")))]
+mod tests {
+    use super::*;
+    use crate::sim::{AdapterSpec, Sim, TxPacket};
+    use qos_engine::flow::{SdMode, ServiceType};
+    use qos_engine::gpc::{DEFAULT_PRECEDENCE, PortRange, Prefix, ProtocolMatch};
+
+    fn udp4(dport: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        f.extend_from_slice(&[0x45, 0, 0, 36, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&4000u16.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&[0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        f
+    }
+
+    fn config(dport: u16, dclass: u8) -> Arc<DatapathConfig> {
+        let spec = FlowSpec {
+            name: "t".into(),
+            service_type: ServiceType::ControlledLoad,
+            token_rate: Some(1 << 30),
+            bucket: 1 << 20,
+            peak_rate: None,
+            max_sdu: None,
+            min_policed: 0,
+            mode: Some(SdMode::Shape),
+            dclass: Some(dclass),
+            tclass: None,
+            shaping: None,
+        };
+        let filter = Filter {
+            id: 1,
+            flow: 7,
+            family: Family::V4,
+            src: Prefix::ANY,
+            dst: Prefix::ANY,
+            src_ports: PortRange::ANY,
+            dst_ports: PortRange::single(dport),
+            protocol: ProtocolMatch::Udp,
+            dscp: None,
+            vlan: None,
+            precedence: DEFAULT_PRECEDENCE,
+        };
+        let cfg = DatapathConfig::new(
+            vec![(7, spec)],
+            &[filter],
+            MarkMaps::default(),
+            Limits::default(),
+        );
+        Arc::new(cfg.unwrap())
+    }
+
+    /// The last-key memo never outlives the configuration it was computed
+    /// under: the same connection, sent again after each publish, gets
+    /// the new configuration's flow (or none).
+    #[test]
+    fn classification_memo_follows_every_published_configuration() {
+        let mut sim = Sim::new();
+        assert_eq!(sim.load(), 0);
+        let a = sim.attach(&AdapterSpec::ethernet(1)).unwrap();
+        assert_eq!(a.restart(), 0);
+        let m = a.module().unwrap();
+        let f = udp4(5001);
+        let dscps = |a: &crate::sim::Adapter| {
+            let w = a.take_wire();
+            w.iter().map(|n| n.frames[0][15] >> 2).collect::<Vec<u8>>()
+        };
+        for (cfg, want) in [
+            (Some(config(5001, 10)), 10),
+            (Some(config(5001, 20)), 20),
+            (Some(config(5002, 30)), 0),
+            (Some(config(5001, 40)), 40),
+        ] {
+            m.publish(cfg.map(|c| c as Arc<dyn Policy>)).unwrap();
+            // Two chains of two NBLs: the memo is hit within and across
+            // chains.
+            for _ in 0..2 {
+                a.send(&[TxPacket::frame(&f), TxPacket::frame(&f)], 0);
+                assert_eq!(dscps(&a), [want, want]);
+            }
+        }
+        let c = m.read(Datapath::counters);
+        assert_eq!((c.classified, c.unmatched), (12, 4));
+        drop(m);
+        drop(a);
+        sim.unload();
+        assert!(sim.errors().is_empty());
     }
 }
