@@ -531,25 +531,31 @@ pub unsafe extern "system" fn filter_send(
     let m = unsafe { module(ctx) };
     let dispatch = flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
     let mut g = m.inner.lock();
-    if g.state != ModuleState::Running || g.datapath.is_bypass() {
+    if g.state != ModuleState::Running {
+        drop(g);
         // SAFETY: the chain is ours until we complete it (validity invariant).
         let q = unsafe { NblQueue::from_chain(nbls) };
         let n = q.len();
         m.counters.sends.fetch_add(u64::from(n), Ordering::Relaxed);
-        if g.state != ModuleState::Running {
-            drop(g);
-            m.counters
-                .paused_rejects
-                .fetch_add(u64::from(n), Ordering::Relaxed);
-            m.complete_up(q, NDIS_STATUS_PAUSED, complete_flags(flags));
-            return;
-        }
-        // No flows on this adapter: one branch, straight down.
+        m.counters
+            .paused_rejects
+            .fetch_add(u64::from(n), Ordering::Relaxed);
+        m.complete_up(q, NDIS_STATUS_PAUSED, complete_flags(flags));
+        return;
+    }
+    if g.datapath.is_bypass() {
+        // No flows on this adapter: one branch, the chain straight down as
+        // it came.
+        // SAFETY: the chain is ours until we pass it on (validity invariant).
+        let n = unsafe { NblQueue::chain_len(nbls) };
         g.outstanding = g.outstanding.saturating_add(n);
         drop(g);
-        // SAFETY: counted in `outstanding` under the lock above; NDIS owns
-        // the chain until it completes it to us.
-        unsafe { api::NdisFSendNetBufferLists(m.ndis_handle, q.into_raw(), port, flags) };
+        m.counters.sends.fetch_add(u64::from(n), Ordering::Relaxed);
+        if n > 0 {
+            // SAFETY: counted in `outstanding` under the lock above; NDIS
+            // owns the chain until it completes it to us.
+            unsafe { api::NdisFSendNetBufferLists(m.ndis_handle, nbls, port, flags) };
+        }
         return;
     }
     let now = api::query_interrupt_time();
@@ -597,11 +603,21 @@ pub unsafe extern "system" fn filter_send_complete(
     // SAFETY: contract.
     let m = unsafe { module(ctx) };
     // SAFETY: the miniport gave them back; ours until we complete them up.
-    let q = unsafe { NblQueue::from_chain(nbls) };
-    let n = q.len();
-    // Complete up first (status as the miniport set it), then count them
-    // back: a pause can only complete once they are all with their owner.
-    m.complete_up_as_is(q, flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL);
+    let n = unsafe { NblQueue::chain_len(nbls) };
+    // Complete up first, the chain as it came (status as the miniport set
+    // it), then count them back: a pause can only complete once they are
+    // all with their owner.
+    if n > 0 {
+        // SAFETY: every NBL of the chain came from above through
+        // FilterSend and went down through us; it goes back up once.
+        unsafe {
+            api::NdisFSendNetBufferListsComplete(
+                m.ndis_handle,
+                nbls,
+                flags & NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
+            )
+        };
+    }
     let now = api::query_interrupt_time();
     let mut batch = SendBatch::new();
     let pause_done = {

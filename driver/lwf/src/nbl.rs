@@ -333,6 +333,23 @@ impl NblQueue {
         q
     }
 
+    /// Count the NBLs of a whole NDIS chain without taking it apart (to
+    /// hand the same chain on unchanged).
+    ///
+    /// # Safety
+    /// As [`NblQueue::from_chain`].
+    #[must_use]
+    pub unsafe fn chain_len(head: *mut NET_BUFFER_LIST) -> u32 {
+        let mut n = 0u32;
+        // SAFETY: forwarded from this function's contract.
+        let mut cur = unsafe { Nbl::from_raw(head) };
+        while let Some(nbl) = cur {
+            cur = nbl.next();
+            n = n.saturating_add(1);
+        }
+        n
+    }
+
     /// Number of NBLs.
     #[must_use]
     pub fn len(&self) -> u32 {
