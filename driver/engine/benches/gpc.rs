@@ -617,7 +617,12 @@ fn summary(sets: &[Set]) {
     for s in sets {
         // Both engines back to back, so they see the same machine load.
         for tree in [true, false] {
-            summary_row(s, tree);
+            if tree || std::env::var_os("GPC_TREE_ONLY").is_none() {
+                summary_row(s, tree);
+            }
+        }
+        if std::env::var_os("GPC_TREE_ONLY").is_some() {
+            continue;
         }
         let (auto, auto_best) = durations(
             || {
@@ -723,8 +728,51 @@ fn summary_row(s: &Set, tree: bool) {
     }
 }
 
+/// Counting mode for `valgrind --tool=cachegrind` (instruction and branch
+/// counts, which machine load does not disturb): `GPC_COUNT=<set name>`
+/// builds that set's trees, classifies its trace `GPC_COUNT_PASSES` times
+/// (default 10) and exits. Run it with 0 passes too and subtract: the
+/// difference divided by passes × packets is the per-packet figure.
+fn count_mode(sets: &[Set]) -> bool {
+    let Ok(name) = std::env::var("GPC_COUNT") else {
+        return false;
+    };
+    let passes: usize = std::env::var("GPC_COUNT_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let Some(s) = sets.iter().find(|s| s.name == name) else {
+        eprintln!("gpc bench: no set named {name}");
+        return true;
+    };
+    let c = Classifier::build_tree(&s.filters).expect("valid set");
+    let keys = trace(&s.filters, 0x5EED_0001);
+    let mut n = 0u32;
+    let mut times = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        let t = Instant::now();
+        for k in &keys {
+            if let Some(f) = c.classify(black_box(k)) {
+                n = n.wrapping_add(f.flow);
+            }
+        }
+        times.push(t.elapsed().as_nanos() as f64 / keys.len() as f64);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    let best = times.first().copied().unwrap_or(0.0);
+    println!(
+        "{name}: {} packets x {passes} passes, checksum {n}, ns/pkt median {median:.1} best {best:.1}",
+        keys.len()
+    );
+    true
+}
+
 fn benches(c: &mut Criterion) {
     let sets = sets();
+    if count_mode(&sets) {
+        return;
+    }
     summary(&sets);
     if std::env::var_os("GPC_SUMMARY_ONLY").is_some() {
         return;

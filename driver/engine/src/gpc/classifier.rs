@@ -40,7 +40,7 @@
 //!   with tuple (`s`, `d`) holds filters whose source prefix is at least `s`
 //!   bits and destination prefix at least `d` bits long, hashed on the
 //!   addresses masked to `s` and `d` bits; a bucket holds its filters'
-//!   conditions inline (a compact `Rule`, 28 bytes for IPv4), best first.
+//!   conditions inline (a compact `Rule`, 36 bytes for IPv4), best first.
 //!   Ports, protocol, inbound DSCP and VLAN are checked in the bucket.
 //! - Placement (build and add): a filter goes into the first table (in table
 //!   order) whose tuple fits it and whose bucket for its key holds fewer than
@@ -80,7 +80,7 @@
 
 use alloc::vec::Vec;
 
-use super::matching::{Addr, Rule, aligned};
+use super::matching::{Addr, Packet, Rule, aligned};
 use super::rank::Rank;
 use super::table::{EMPTY_SLOT, TupleTable};
 use super::tree::Forest;
@@ -312,11 +312,9 @@ const READ_AHEAD: usize = 8;
 /// [`READ_AHEAD`] tables at a time, before any of them is examined: those
 /// loads do not depend on each other, so their cache misses overlap.
 #[inline]
-fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u32 {
-    let dport = match key.l4 {
-        L4::Ports { dst, .. } => Some(dst),
-        L4::None | L4::Icmp { .. } => None,
-    };
+fn lookup<A: Addr>(tables: &[TupleTable<A>], p: &Packet<A>) -> u32 {
+    let (src, dst) = (p.src, p.dst);
+    let dport = p.dport_if_any();
     let mut best = u32::MAX;
     for group in tables.chunks(READ_AHEAD) {
         if group.first().is_none_or(|t| t.min >= best) {
@@ -341,7 +339,7 @@ fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u
                 if r.idx >= best {
                     break;
                 }
-                if r.matches(src, dst, key) {
+                if r.matches(p) {
                     best = r.idx;
                     break;
                 }
@@ -353,17 +351,9 @@ fn lookup<A: Addr>(tables: &[TupleTable<A>], src: A, dst: A, key: &FlowKey) -> u
 
 /// [`lookup`] without read-ahead, counting the work (tables whose Bloom
 /// filter rules the key out are not counted as probed).
-fn lookup_counting<A: Addr>(
-    tables: &[TupleTable<A>],
-    src: A,
-    dst: A,
-    key: &FlowKey,
-    cost: &mut LookupCost,
-) -> u32 {
-    let dport = match key.l4 {
-        L4::Ports { dst, .. } => Some(dst),
-        L4::None | L4::Icmp { .. } => None,
-    };
+fn lookup_counting<A: Addr>(tables: &[TupleTable<A>], p: &Packet<A>, cost: &mut LookupCost) -> u32 {
+    let (src, dst) = (p.src, p.dst);
+    let dport = p.dport_if_any();
     let mut best = u32::MAX;
     for t in tables {
         if t.min >= best {
@@ -383,7 +373,7 @@ fn lookup_counting<A: Addr>(
                 break;
             }
             cost.candidates = cost.candidates.saturating_add(1);
-            if r.matches(src, dst, key) {
+            if r.matches(p) {
                 best = r.idx;
                 break;
             }
@@ -663,14 +653,17 @@ impl Classifier {
         let src = aligned(key.family, key.src);
         let dst = aligned(key.family, key.dst);
         let best = match (&self.index, key.family) {
-            (Index::Tree { v4, .. }, Family::V4) => {
-                v4.lookup(u32::from_aligned(src), u32::from_aligned(dst), key)
-            }
-            (Index::Tree { v6, .. }, Family::V6) => v6.lookup(src, dst, key),
-            (Index::Tuples { v4, .. }, Family::V4) => {
-                lookup(v4, u32::from_aligned(src), u32::from_aligned(dst), key)
-            }
-            (Index::Tuples { v6, .. }, Family::V6) => lookup(v6, src, dst, key),
+            (Index::Tree { v4, .. }, Family::V4) => v4.lookup(&Packet::new(
+                u32::from_aligned(src),
+                u32::from_aligned(dst),
+                key,
+            )),
+            (Index::Tree { v6, .. }, Family::V6) => v6.lookup(&Packet::new(src, dst, key)),
+            (Index::Tuples { v4, .. }, Family::V4) => lookup(
+                v4,
+                &Packet::new(u32::from_aligned(src), u32::from_aligned(dst), key),
+            ),
+            (Index::Tuples { v6, .. }, Family::V6) => lookup(v6, &Packet::new(src, dst, key)),
         };
         self.filters.get(best as usize)
     }
@@ -682,12 +675,13 @@ impl Classifier {
         let mut cost = LookupCost::default();
         let src = aligned(key.family, key.src);
         let dst = aligned(key.family, key.dst);
-        let (s4, d4) = (u32::from_aligned(src), u32::from_aligned(dst));
+        let p4 = Packet::new(u32::from_aligned(src), u32::from_aligned(dst), key);
+        let p6 = Packet::new(src, dst, key);
         let best = match (&self.index, key.family) {
-            (Index::Tree { v4, .. }, Family::V4) => v4.lookup_counting(s4, d4, key, &mut cost),
-            (Index::Tree { v6, .. }, Family::V6) => v6.lookup_counting(src, dst, key, &mut cost),
-            (Index::Tuples { v4, .. }, Family::V4) => lookup_counting(v4, s4, d4, key, &mut cost),
-            (Index::Tuples { v6, .. }, Family::V6) => lookup_counting(v6, src, dst, key, &mut cost),
+            (Index::Tree { v4, .. }, Family::V4) => v4.lookup_counting(&p4, &mut cost),
+            (Index::Tree { v6, .. }, Family::V6) => v6.lookup_counting(&p6, &mut cost),
+            (Index::Tuples { v4, .. }, Family::V4) => lookup_counting(v4, &p4, &mut cost),
+            (Index::Tuples { v6, .. }, Family::V6) => lookup_counting(v6, &p6, &mut cost),
         };
         (self.filters.get(best as usize), cost)
     }

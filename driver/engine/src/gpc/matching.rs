@@ -41,6 +41,24 @@ pub(crate) const fn prefix_mask(len: u8) -> u128 {
     }
 }
 
+/// A mask of `len` leading one bits in a `u32` (saturating at 32; a shift
+/// by 32 is `None`, i.e. the empty mask).
+#[inline]
+const fn mask32(len: u8) -> u32 {
+    let len = if len > 32 { 32 } else { len as u32 };
+    match u32::MAX.checked_shl(32u32.saturating_sub(len)) {
+        Some(m) => m,
+        None => 0,
+    }
+}
+
+/// The inclusive interval of `u32` values under the prefix `word`/`len`.
+#[inline]
+const fn span32(word: u32, len: u8) -> (u32, u32) {
+    let m = mask32(len);
+    (word & m, word | !m)
+}
+
 /// True when `port` lies in `range`.
 #[inline]
 const fn in_range(range: PortRange, port: u16) -> bool {
@@ -129,23 +147,33 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     fn from_aligned(x: u128) -> Self;
     /// A mask of `len` leading one bits (saturating at the width).
     fn mask(len: u8) -> Self;
-    /// True when `a` and `b` agree on the bits of `mask`.
-    fn same_under(a: Self, b: Self, mask: Self) -> bool;
     /// `a & mask`.
     fn and(a: Self, mask: Self) -> Self;
+    /// `a ^ b`.
+    fn xor(a: Self, b: Self) -> Self;
+    /// `a | b`.
+    fn or(a: Self, b: Self) -> Self;
+    /// `a == 0`.
+    fn is_zero(a: Self) -> bool;
     /// A 64-bit digest of a (source, destination) pair, exact for IPv4.
     fn fold(src: Self, dst: Self) -> u64;
-    /// The 64-bit key a decision tree splits on: the whole address for
-    /// IPv4, the high 64 bits for IPv6.
-    fn key64(self) -> u64;
-    /// The interval of [`Addr::key64`] values covered by the prefix
-    /// `self`/`len` (inclusive).
-    fn span(self, len: u8) -> (u64, u64);
+    /// The 32-bit words a decision tree splits on: the whole address for
+    /// IPv4 (the second word is 0); the high 64 bits as two words for IPv6
+    /// (longer prefixes are a single point there and are told apart by the
+    /// leaf check).
+    fn words(self) -> [u32; 2];
+    /// The interval of each of [`Addr::words`] covered by the prefix
+    /// `self`/`len` (inclusive). A prefix is an exact box in word space: the
+    /// words it fixes are points, the word it ends in is an interval, the
+    /// words after it are whole.
+    fn spans(self, len: u8) -> [(u32, u32); 2];
     /// Prefix lengths below this count as "short" (wide) for the decision
     /// tree's partition into groups (16 for IPv4, 48 for IPv6).
     const SHORT_BELOW: u8;
-    /// Bits of [`Addr::key64`] that carry the address (32 or 64).
+    /// Bits of [`Addr::words`] that carry the address (32 or 64).
     const KEY_BITS: u8;
+    /// How many of [`Addr::words`] carry address bits (1 or 2).
+    const WORDS: usize;
 }
 
 impl Addr for u32 {
@@ -155,38 +183,39 @@ impl Addr for u32 {
     }
     #[inline]
     fn mask(len: u8) -> Self {
-        if len == 0 {
-            0
-        } else if len >= 32 {
-            Self::MAX
-        } else {
-            // 1..=31: the shift amount is 1..=31, in range.
-            Self::MAX.wrapping_shl(32u32.wrapping_sub(u32::from(len)))
-        }
-    }
-    #[inline]
-    fn same_under(a: Self, b: Self, mask: Self) -> bool {
-        (a ^ b) & mask == 0
+        mask32(len)
     }
     #[inline]
     fn and(a: Self, mask: Self) -> Self {
         a & mask
     }
     #[inline]
+    fn xor(a: Self, b: Self) -> Self {
+        a ^ b
+    }
+    #[inline]
+    fn or(a: Self, b: Self) -> Self {
+        a | b
+    }
+    #[inline]
+    fn is_zero(a: Self) -> bool {
+        a == 0
+    }
+    #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
         (u64::from(src) << 32) | u64::from(dst)
     }
     #[inline]
-    fn key64(self) -> u64 {
-        u64::from(self)
+    fn words(self) -> [u32; 2] {
+        [self, 0]
     }
     #[inline]
-    fn span(self, len: u8) -> (u64, u64) {
-        let m = Self::mask(len);
-        (u64::from(self & m), u64::from(self | !m))
+    fn spans(self, len: u8) -> [(u32, u32); 2] {
+        [span32(self, len), (0, 0)]
     }
     const SHORT_BELOW: u8 = 16;
     const KEY_BITS: u8 = 32;
+    const WORDS: usize = 1;
 }
 
 impl Addr for u128 {
@@ -199,12 +228,20 @@ impl Addr for u128 {
         prefix_mask(len)
     }
     #[inline]
-    fn same_under(a: Self, b: Self, mask: Self) -> bool {
-        (a ^ b) & mask == 0
-    }
-    #[inline]
     fn and(a: Self, mask: Self) -> Self {
         a & mask
+    }
+    #[inline]
+    fn xor(a: Self, b: Self) -> Self {
+        a ^ b
+    }
+    #[inline]
+    fn or(a: Self, b: Self) -> Self {
+        a | b
+    }
+    #[inline]
+    fn is_zero(a: Self) -> bool {
+        a == 0
     }
     #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
@@ -213,87 +250,172 @@ impl Addr for u128 {
         a ^ b.rotate_left(32)
     }
     #[inline]
-    fn key64(self) -> u64 {
-        (self >> 64) as u64
+    fn words(self) -> [u32; 2] {
+        [(self >> 96) as u32, (self >> 64) as u32]
     }
     #[inline]
-    fn span(self, len: u8) -> (u64, u64) {
-        let hi = self.key64();
-        if len >= 64 {
-            return (hi, hi);
-        }
-        let m = if len == 0 {
-            0
-        } else {
-            // 1..=63: the shift amount is 1..=63, in range.
-            u64::MAX.wrapping_shl(64u32.wrapping_sub(u32::from(len)))
-        };
-        (hi & m, hi | !m)
+    fn spans(self, len: u8) -> [(u32, u32); 2] {
+        let [w0, w1] = self.words();
+        [
+            span32(w0, len.min(32)),
+            span32(w1, len.saturating_sub(32).min(32)),
+        ]
     }
     const SHORT_BELOW: u8 = 48;
     const KEY_BITS: u8 = 64;
+    const WORDS: usize = 2;
 }
 
-/// How a rule checks the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProtoCheck {
-    Any,
-    Exactly(u8),
-    TcpOrUdp,
+/// [`Packet::vid`] of an untagged packet: equal to no filter's VLAN id
+/// (VLAN ids are 12 bits) nor to [`NO_VLAN`].
+const UNTAGGED: u16 = u16::MAX - 1;
+
+/// The fields of a packet that rules check, extracted once per lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Packet<A> {
+    pub(crate) src: A,
+    pub(crate) dst: A,
+    proto: u8,
+    /// The packet carries ports ([`L4::Ports`]).
+    has_ports: bool,
+    /// Ports, 0 when the packet has none.
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
+    dscp: u8,
+    /// Outermost VLAN id, [`UNTAGGED`] when untagged.
+    vid: u16,
 }
 
-/// The conditions of one filter in the compact form a bucket holds inline
-/// (28 bytes for IPv4), so scanning a bucket reads consecutive memory and
-/// never the filter itself. `idx` is the filter's position in rank order.
+impl<A: Addr> Packet<A> {
+    /// The view of `key` whose addresses (of the key's family) are `src`,
+    /// `dst`.
+    #[inline]
+    pub(crate) fn new(src: A, dst: A, key: &FlowKey) -> Self {
+        let (has_ports, sport, dport) = match key.l4 {
+            L4::Ports { src, dst } => (true, src, dst),
+            L4::None | L4::Icmp { .. } => (false, 0, 0),
+        };
+        Self {
+            src,
+            dst,
+            proto: key.protocol,
+            has_ports,
+            sport,
+            dport,
+            dscp: key.dscp,
+            vid: key.vlan.map_or(UNTAGGED, |t| t.vid),
+        }
+    }
+
+    /// The destination port, when the packet carries ports.
+    #[inline]
+    pub(crate) const fn dport_if_any(&self) -> Option<u16> {
+        if self.has_ports {
+            Some(self.dport)
+        } else {
+            None
+        }
+    }
+}
+
+/// `Rule::dscp` when the filter has no DSCP condition (DSCP is 6 bits).
+const NO_DSCP: u8 = u8::MAX;
+/// `Rule::vlan` when the filter has no VLAN condition (a VLAN id is 12 bits).
+const NO_VLAN: u16 = u16::MAX;
+/// `Rule::flags`: the filter has no protocol condition.
+const ANY_PROTO: u8 = 1;
+/// `Rule::flags`: the filter has a port condition.
+const NEEDS_PORTS: u8 = 2;
+
+/// The conditions of one filter in the compact form a bucket or leaf holds
+/// inline (36 bytes for IPv4), so that scanning reads consecutive memory
+/// and never the filter itself. `idx` is the filter's position in rank
+/// order.
+///
+/// The form is chosen for [`Rule::matches`], which a lookup runs on most
+/// rules of a leaf and which fails on most: the prefix masks are stored
+/// (not recomputed from the lengths per check), so the address test, which
+/// rejects most rules, is two XORs, two ANDs and one branch; the other
+/// conditions are encoded so they need no branch (absent conditions as
+/// values no packet has, port ranges as start and span).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rule<A> {
     src: A,
+    src_mask: A,
     dst: A,
+    dst_mask: A,
+    /// Source port range as (first port, last - first).
     sport: (u16, u16),
+    /// Destination port range as (first port, last - first).
     dport: (u16, u16),
     /// The filter's index (rank order, smaller wins).
     pub(crate) idx: u32,
     src_len: u8,
     dst_len: u8,
-    proto: ProtoCheck,
-    needs_ports: bool,
-    dscp: Option<u8>,
-    vlan: Option<u16>,
+    /// The protocol numbers accepted (the same one twice for a single
+    /// protocol); ignored under [`ANY_PROTO`].
+    protos: (u8, u8),
+    /// [`ANY_PROTO`], [`NEEDS_PORTS`].
+    flags: u8,
+    /// DSCP required, [`NO_DSCP`] for none.
+    dscp: u8,
+    /// VLAN id required, [`NO_VLAN`] for none.
+    vlan: u16,
 }
 
 impl<A: Addr> Rule<A> {
     /// The compact form of `f` at index `idx`.
     pub(crate) fn new(f: &Filter, idx: u32) -> Self {
-        let proto = match f.protocol {
-            ProtocolMatch::Any => ProtoCheck::Any,
-            ProtocolMatch::Tcp => ProtoCheck::Exactly(PROTO_TCP),
-            ProtocolMatch::Udp => ProtoCheck::Exactly(PROTO_UDP),
-            ProtocolMatch::TcpOrUdp => ProtoCheck::TcpOrUdp,
-            ProtocolMatch::Icmp => ProtoCheck::Exactly(match f.family {
-                Family::V4 => PROTO_ICMP,
-                Family::V6 => PROTO_ICMPV6,
-            }),
-            ProtocolMatch::Number(n) => ProtoCheck::Exactly(n),
+        let one = |p| (p, p);
+        let (protos, any) = match f.protocol {
+            ProtocolMatch::Any => ((0, 0), ANY_PROTO),
+            ProtocolMatch::Tcp => (one(PROTO_TCP), 0),
+            ProtocolMatch::Udp => (one(PROTO_UDP), 0),
+            ProtocolMatch::TcpOrUdp => ((PROTO_TCP, PROTO_UDP), 0),
+            ProtocolMatch::Icmp => (
+                one(match f.family {
+                    Family::V4 => PROTO_ICMP,
+                    Family::V6 => PROTO_ICMPV6,
+                }),
+                0,
+            ),
+            ProtocolMatch::Number(n) => (one(n), 0),
         };
+        let ports = if f.has_port_condition() {
+            NEEDS_PORTS
+        } else {
+            0
+        };
+        let range = |r: PortRange| (r.lo, r.hi.saturating_sub(r.lo));
+        let src_mask = A::mask(f.src.len);
+        let dst_mask = A::mask(f.dst.len);
         Self {
-            src: A::from_aligned(aligned(f.family, f.src.addr)),
-            dst: A::from_aligned(aligned(f.family, f.dst.addr)),
-            sport: (f.src_ports.lo, f.src_ports.hi),
-            dport: (f.dst_ports.lo, f.dst_ports.hi),
+            src: A::and(A::from_aligned(aligned(f.family, f.src.addr)), src_mask),
+            src_mask,
+            dst: A::and(A::from_aligned(aligned(f.family, f.dst.addr)), dst_mask),
+            dst_mask,
+            sport: range(f.src_ports),
+            dport: range(f.dst_ports),
             idx,
             src_len: f.src.len,
             dst_len: f.dst.len,
-            proto,
-            needs_ports: f.has_port_condition(),
-            dscp: f.dscp,
-            vlan: f.vlan,
+            protos,
+            flags: any | ports,
+            // Validation keeps DSCP below 64 and VLAN ids below 4096, so
+            // the "none" values never collide with a condition.
+            dscp: f.dscp.unwrap_or(NO_DSCP),
+            vlan: f.vlan.unwrap_or(NO_VLAN),
         }
+    }
+
+    const fn needs_ports(&self) -> bool {
+        self.flags & NEEDS_PORTS != 0
     }
 
     /// The destination port when the filter names exactly one (the key of
     /// `by_port` tables).
     pub(crate) const fn single_dport(&self) -> Option<u16> {
-        if self.needs_ports && self.dport.0 == self.dport.1 {
+        if self.needs_ports() && self.dport.1 == 0 {
             Some(self.dport.0)
         } else {
             None
@@ -315,46 +437,35 @@ impl<A: Addr> Rule<A> {
         (self.src_len, self.dst_len)
     }
 
-    /// Source and destination port ranges (0..=65535 when no condition).
+    /// Source and destination port ranges, inclusive (0..=65535 when no
+    /// condition).
     pub(crate) const fn port_ranges(&self) -> ((u16, u16), (u16, u16)) {
-        (self.sport, self.dport)
+        (
+            (self.sport.0, self.sport.0.saturating_add(self.sport.1)),
+            (self.dport.0, self.dport.0.saturating_add(self.dport.1)),
+        )
     }
 
     /// The same answer as [`Filter::matches`] for a packet of the rule's
-    /// family whose addresses are `src`, `dst`.
+    /// family: the address test first (one branch, it rejects most rules),
+    /// then the other conditions combined without a branch.
     #[inline]
-    pub(crate) fn matches(&self, src: A, dst: A, key: &FlowKey) -> bool {
-        if !A::same_under(src, self.src, A::mask(self.src_len))
-            || !A::same_under(dst, self.dst, A::mask(self.dst_len))
-        {
+    pub(crate) fn matches(&self, p: &Packet<A>) -> bool {
+        if !A::is_zero(A::or(
+            A::and(A::xor(p.src, self.src), self.src_mask),
+            A::and(A::xor(p.dst, self.dst), self.dst_mask),
+        )) {
             return false;
         }
-        let proto_ok = match self.proto {
-            ProtoCheck::Any => true,
-            ProtoCheck::Exactly(p) => key.protocol == p,
-            ProtoCheck::TcpOrUdp => key.protocol == PROTO_TCP || key.protocol == PROTO_UDP,
-        };
-        if !proto_ok {
-            return false;
-        }
-        if self.needs_ports {
-            let L4::Ports { src: sp, dst: dp } = key.l4 else {
-                return false;
-            };
-            if sp < self.sport.0 || sp > self.sport.1 || dp < self.dport.0 || dp > self.dport.1 {
-                return false;
-            }
-        }
-        if let Some(d) = self.dscp {
-            if key.dscp != d {
-                return false;
-            }
-        }
-        if let Some(v) = self.vlan {
-            if key.vlan.map(|t| t.vid) != Some(v) {
-                return false;
-            }
-        }
-        true
+        let proto =
+            (self.flags & ANY_PROTO != 0) | (p.proto == self.protos.0) | (p.proto == self.protos.1);
+        // A packet without ports has ports 0 and fails every rule that
+        // needs ports through the flag.
+        let ports = (p.sport.wrapping_sub(self.sport.0) <= self.sport.1)
+            & (p.dport.wrapping_sub(self.dport.0) <= self.dport.1)
+            & (p.has_ports | !self.needs_ports());
+        let dscp = (self.dscp == NO_DSCP) | (self.dscp == p.dscp);
+        let vlan = (self.vlan == NO_VLAN) | (self.vlan == p.vid);
+        proto & ports & dscp & vlan
     }
 }

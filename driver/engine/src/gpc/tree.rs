@@ -9,16 +9,19 @@
 //! and then a short scan, whatever the shape, as long as filters are not
 //! copied into too many leaves. So:
 //!
-//! - **Fields.** A tree splits on four fields, each an interval of `u64`:
-//!   source and destination address (the whole IPv4 address; the high 64
-//!   bits of an IPv6 address, which is where prefixes up to /64 live: longer
-//!   prefixes are a single point there and are told apart by the leaf check),
-//!   source and destination port (a filter without a port condition covers
-//!   0..=65535; a packet without ports walks the tree as port 0, which reaches
-//!   every filter without a port condition, the only ones that can match it).
+//! - **Fields.** A tree splits on `u32` fields ([`DIMS`]): source and
+//!   destination address (the whole IPv4 address; for IPv6, bits 96..128
+//!   and 64..96 as two fields each, which is where prefixes up to /64
+//!   live: a prefix is an exact box in those words, longer prefixes are a
+//!   single point there and are told apart by the leaf check), source and
+//!   destination port (a filter without a port condition covers 0..=65535;
+//!   a packet without ports walks the tree as port 0, which reaches every
+//!   filter without a port condition, the only ones that can match it).
 //!   Protocol, inbound DSCP, VLAN, the low IPv6 bits and "needs ports" are
 //!   checked at the leaf by the compact [`Rule`] (the same check as the
-//!   tuple engine's buckets).
+//!   tuple engine's buckets). 32-bit fields keep a node at 12 bytes and
+//!   make IPv6 lookups walk the same trees as IPv4 ones on sets that differ
+//!   only by a fixed /32 in front (the bench's IPv6 variants).
 //! - **Splits (HyperSplit, Qi et al., INFOCOM 2009).** An inner node halves
 //!   the space of one field at one value: `key < value` goes left. At build,
 //!   each field's candidate values are the filter interval endpoints inside
@@ -34,7 +37,7 @@
 //!   once the tree holds [`REPLICATION`] times its filters in leaves (the
 //!   build goes breadth first, so a tree that runs out stops at an even
 //!   depth), becomes
-//!   a leaf: a run of compact [`Rule`]s (28 bytes for IPv4) held inline,
+//!   a leaf: a run of compact [`Rule`]s (36 bytes for IPv4) held inline,
 //!   best rank first. The scan stops at the first rule that matches, or as
 //!   soon as a rule cannot beat the best found in an earlier tree. Inline
 //!   rules spare the scan a dependent load per rule (holding `u32`
@@ -74,8 +77,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::LookupCost;
-use super::matching::{Addr, Rule};
-use crate::packet::{FlowKey, L4};
+use super::matching::{Addr, Packet, Rule};
 
 /// Leaves hold at most this many filters unless no split helps.
 pub const LEAF_SIZE: usize = 8;
@@ -85,20 +87,23 @@ pub const MAX_DEPTH: usize = 40;
 pub const SPLIT_AT: usize = 2 * LEAF_SIZE;
 /// A tree stops splitting once its leaves hold this many times its filters.
 pub const REPLICATION: usize = 16;
-/// Fields a tree splits on: source, destination, source port, destination
-/// port.
-const DIMS: usize = 4;
+/// Fields a tree splits on, each a `u32`: 0 source address (IPv6: bits
+/// 96..128), 1 destination address (IPv6: bits 96..128), 2 source port,
+/// 3 destination port, 4 source (IPv6 only: bits 64..96), 5 destination
+/// (IPv6 only: bits 64..96).
+const DIMS: usize = 6;
 /// Groups a family's filters are partitioned into.
 const GROUPS: usize = 7;
 /// The `dim` of a leaf node.
 const LEAF: u8 = u8::MAX;
 
-/// A node: inner (`dim` < 4: `key[dim] < value` goes to `child`, else to
-/// `child + 1`) or leaf (`dim` == [`LEAF`]: `value` packs the entry run's
-/// start (low 32 bits) and length (high 32 bits)). 16 bytes.
+/// A node of the binary tree the build and updates work on: inner (`dim`
+/// < [`DIMS`]: `key[dim] < value` goes to `child`, else to `child + 1`) or
+/// leaf (`dim` == [`LEAF`]: the entry run starts at `child` and holds
+/// `value` rules). 12 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Node {
-    value: u64,
+    value: u32,
     child: u32,
     dim: u8,
 }
@@ -110,48 +115,61 @@ impl Node {
         dim: LEAF,
     };
 
-    const fn leaf(start: usize, len: usize) -> Self {
+    fn leaf(start: usize, len: usize) -> Self {
         Self {
-            value: (start as u64 & 0xFFFF_FFFF) | ((len as u64) << 32),
-            child: 0,
+            value: u32::try_from(len).unwrap_or(u32::MAX),
+            child: u32::try_from(start).unwrap_or(u32::MAX),
             dim: LEAF,
         }
     }
 
     /// (start, len) of a leaf's run.
     const fn run(self) -> (usize, usize) {
-        (
-            (self.value & 0xFFFF_FFFF) as usize,
-            (self.value >> 32) as usize,
-        )
+        (self.child as usize, self.value as usize)
     }
 }
 
 /// A filter's box: one inclusive interval per field.
-type Boxed = [(u64, u64); DIMS];
+type Boxed = [(u32, u32); DIMS];
 
 /// The box of a rule.
 fn box_of<A: Addr>(r: &Rule<A>) -> Boxed {
-    let (sl, dl) = r.lens();
-    let (sp, dp) = r.port_ranges();
-    [
-        r.src().span(sl),
-        r.dst().span(dl),
-        (u64::from(sp.0), u64::from(sp.1)),
-        (u64::from(dp.0), u64::from(dp.1)),
-    ]
+    let mut b = [(0, 0); DIMS];
+    for (dim, x) in b.iter_mut().enumerate() {
+        *x = interval(r, dim);
+    }
+    b
 }
 
-/// One field's interval of a rule (`dim` as in [`Boxed`]).
-fn interval<A: Addr>(r: &Rule<A>, dim: usize) -> (u64, u64) {
+/// One field's interval of a rule (`dim` as in [`DIMS`]; IPv4 rules are
+/// the single point 0 in fields 4 and 5, like every IPv4 packet).
+fn interval<A: Addr>(r: &Rule<A>, dim: usize) -> (u32, u32) {
     let (sl, dl) = r.lens();
     let (sp, dp) = r.port_ranges();
+    let [s0, s1] = r.src().spans(sl);
+    let [d0, d1] = r.dst().spans(dl);
     match dim {
-        0 => r.src().span(sl),
-        1 => r.dst().span(dl),
-        2 => (u64::from(sp.0), u64::from(sp.1)),
-        _ => (u64::from(dp.0), u64::from(dp.1)),
+        0 => s0,
+        1 => d0,
+        2 => (u32::from(sp.0), u32::from(sp.1)),
+        3 => (u32::from(dp.0), u32::from(dp.1)),
+        4 => s1,
+        _ => d1,
     }
+}
+
+/// The fields a tree over `A` splits on (IPv4 has no fields 4 and 5).
+const fn dims_of<A: Addr>() -> usize {
+    if A::WORDS > 1 { DIMS } else { 4 }
+}
+
+/// The key a packet walks the tree with ([`DIMS`] fields, padded to 8 so
+/// that a field number masked to 3 bits always indexes it).
+#[inline]
+fn key_of<A: Addr>(p: &Packet<A>) -> [u32; 8] {
+    let [s0, s1] = p.src.words();
+    let [d0, d1] = p.dst.words();
+    [s0, d0, u32::from(p.sport), u32::from(p.dport), s1, d1, 0, 0]
 }
 
 /// The group of a rule (see the module docs): 0 long source prefix, 1
@@ -169,8 +187,7 @@ fn group_of<A: Addr>(r: &Rule<A>) -> u8 {
     }
     // Free bits of each field scaled to 0..=64 (64 = no condition).
     let addr = |len: u8| {
-        let (lo, hi) = A::span(A::from_aligned(0), len);
-        u32::from(64u8.saturating_sub(u8::try_from((hi ^ lo).leading_zeros()).unwrap_or(64)))
+        u32::from(A::KEY_BITS.saturating_sub(len))
             .saturating_mul(64)
             .checked_div(u32::from(A::KEY_BITS))
             .unwrap_or(64)
@@ -216,9 +233,11 @@ struct Tree<A> {
 type Pending<A> = (usize, Vec<Rule<A>>, Boxed, usize);
 
 impl<A: Addr> Tree<A> {
-    /// The rules of the leaf `key` falls into.
+    /// The rules of the leaf `key` falls into. The walk is branch-free
+    /// but for the loop's exit at the leaf: the child is `child + (key >=
+    /// value)`, not a jump.
     #[inline]
-    fn leaf(&self, key: &[u64; DIMS]) -> &[Rule<A>] {
+    fn leaf(&self, key: &[u32; 8]) -> &[Rule<A>] {
         let mut i = 0usize;
         for _ in 0..=MAX_DEPTH {
             let Some(n) = self.nodes.get(i) else {
@@ -231,7 +250,7 @@ impl<A: Addr> Tree<A> {
                     .get(start..start.saturating_add(len))
                     .unwrap_or(&[]);
             }
-            let x = key.get(usize::from(n.dim & 3)).copied().unwrap_or(0);
+            let x = key.get(usize::from(n.dim & 7)).copied().unwrap_or(0);
             i = (n.child as usize).wrapping_add(usize::from(x >= n.value));
         }
         &[]
@@ -249,7 +268,7 @@ impl<A: Addr> Tree<A> {
             nodes: vec![Node::EMPTY_LEAF],
             entries: Vec::with_capacity(set.len().saturating_add(set.len() / 4)),
         };
-        let whole: Boxed = [(0, u64::MAX); DIMS];
+        let whole: Boxed = [(0, u32::MAX); DIMS];
         let live = set.len();
         let mut queue = VecDeque::new();
         queue.push_back((0, set, whole, 0));
@@ -288,7 +307,7 @@ impl<A: Addr> Tree<A> {
                 *n = Node {
                     value,
                     child: u32::try_from(child).unwrap_or(u32::MAX),
-                    dim: dim as u8,
+                    dim: u8::try_from(dim).unwrap_or(0),
                 };
             }
             let left: Vec<Rule<A>> = set
@@ -324,15 +343,15 @@ impl<A: Addr> Tree<A> {
     /// leaves).
     fn insert(&mut self, rule: Rule<A>) {
         let b = box_of(&rule);
-        let whole: Boxed = [(0, u64::MAX); DIMS];
+        let whole: Boxed = [(0, u32::MAX); DIMS];
         let mut stack = vec![(0usize, whole, 0usize)];
         while let Some((i, range, depth)) = stack.pop() {
             let Some(n) = self.nodes.get(i).copied() else {
                 continue;
             };
             if n.dim != LEAF {
-                let d = usize::from(n.dim & 3);
-                let (lo, hi) = b.get(d).copied().unwrap_or((0, u64::MAX));
+                let d = usize::from(n.dim);
+                let (lo, hi) = b.get(d).copied().unwrap_or((0, u32::MAX));
                 let child = n.child as usize;
                 let depth = depth.saturating_add(1);
                 if lo < n.value {
@@ -437,13 +456,13 @@ const CANDIDATES: usize = 64;
 fn choose<A: Addr>(
     set: &[Rule<A>],
     range: &Boxed,
-    los: &mut Vec<u64>,
-    his: &mut Vec<u64>,
-) -> Option<(usize, u64)> {
+    los: &mut Vec<u32>,
+    his: &mut Vec<u32>,
+) -> Option<(usize, u32)> {
     let n = set.len();
-    let mut best: Option<(usize, u64, u64)> = None;
-    for dim in 0..DIMS {
-        let (rlo, rhi) = range.get(dim).copied().unwrap_or((0, u64::MAX));
+    let mut best: Option<(usize, u32, u64)> = None;
+    for dim in 0..dims_of::<A>() {
+        let (rlo, rhi) = range.get(dim).copied().unwrap_or((0, u32::MAX));
         los.clear();
         his.clear();
         for r in set {
@@ -539,16 +558,10 @@ impl<A: Addr> Forest<A> {
 
     /// The best (smallest) index among the rules that match, or `u32::MAX`.
     /// Walks the trees in order of their best index and stops when the next
-    /// cannot beat the match found so far. (Walking all trees in lockstep,
-    /// so that their node loads overlap, measured no faster: the trees are
-    /// small enough to stay in cache, and most lookups stop after 1-3.)
+    /// cannot beat the match found so far.
     #[inline]
-    pub(crate) fn lookup(&self, src: A, dst: A, key: &FlowKey) -> u32 {
-        let (sp, dp) = match key.l4 {
-            L4::Ports { src, dst } => (src, dst),
-            L4::None | L4::Icmp { .. } => (0, 0),
-        };
-        let k = [src.key64(), dst.key64(), u64::from(sp), u64::from(dp)];
+    pub(crate) fn lookup(&self, p: &Packet<A>) -> u32 {
+        let k = key_of(p);
         let mut best = u32::MAX;
         for t in &self.trees {
             if t.min >= best {
@@ -558,7 +571,7 @@ impl<A: Addr> Forest<A> {
                 if r.idx >= best {
                     break;
                 }
-                if r.matches(src, dst, key) {
+                if r.matches(p) {
                     best = r.idx;
                     break;
                 }
@@ -567,20 +580,10 @@ impl<A: Addr> Forest<A> {
         best
     }
 
-    /// [`Forest::lookup`], counting trees walked (`walked`), nodes visited
-    /// (`tables`) and rules checked (`candidates`).
-    pub(crate) fn lookup_counting(
-        &self,
-        src: A,
-        dst: A,
-        key: &FlowKey,
-        cost: &mut LookupCost,
-    ) -> u32 {
-        let (sp, dp) = match key.l4 {
-            L4::Ports { src, dst } => (src, dst),
-            L4::None | L4::Icmp { .. } => (0, 0),
-        };
-        let k = [src.key64(), dst.key64(), u64::from(sp), u64::from(dp)];
+    /// [`Forest::lookup`], counting trees walked (`walked`), nodes
+    /// visited (`tables`) and rules checked (`candidates`).
+    pub(crate) fn lookup_counting(&self, p: &Packet<A>, cost: &mut LookupCost) -> u32 {
+        let k = key_of(p);
         let mut best = u32::MAX;
         for t in &self.trees {
             if t.min >= best {
@@ -600,16 +603,16 @@ impl<A: Addr> Forest<A> {
                         .unwrap_or(&[]);
                     break;
                 }
-                let x = k.get(usize::from(n.dim & 3)).copied().unwrap_or(0);
+                let x = k.get(usize::from(n.dim & 7)).copied().unwrap_or(0);
                 i = (n.child as usize).wrapping_add(usize::from(x >= n.value));
             }
-            for r in leaf {
-                if r.idx >= best {
+            for rule in leaf {
+                if rule.idx >= best {
                     break;
                 }
                 cost.candidates = cost.candidates.saturating_add(1);
-                if r.matches(src, dst, key) {
-                    best = r.idx;
+                if rule.matches(p) {
+                    best = rule.idx;
                     break;
                 }
             }
