@@ -166,6 +166,9 @@ impl Bucket {
     }
 
     fn refill(&mut self, dt: Ticks) {
+        if self.rate == 0 {
+            return;
+        }
         let add = i64::try_from(self.rate.saturating_mul(dt)).unwrap_or(i64::MAX);
         self.credit = self.credit.saturating_add(add).min(self.cap);
     }

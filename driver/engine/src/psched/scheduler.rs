@@ -34,19 +34,20 @@ struct HotCounters {
     bytes_transmitted: u64,
 }
 
-/// What the scheduler keeps of one flow. Laid out so that what the
-/// per-packet path touches (conformer, shaper queue, counters, mode) fills
-/// the first three cache lines of a 64-byte aligned, 256-byte entry: with
-/// thousands of flows a packet costs few cache misses.
+/// What the scheduler keeps of one flow, in a 64-byte aligned, 256-byte
+/// entry. Laid out so that what a policed or unshaped packet touches
+/// (conformer, counters, mode, level) is the first two cache lines, the
+/// shaper queue (shaped flows only) right after: with thousands of flows a
+/// packet costs few cache misses. The cold statistics come last.
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 struct FlowState {
     conformer: Conformer,
-    shaper: Fifo,
     hot: HotCounters,
     mode: SdMode,
     level: Level,
     in_heap: bool,
+    shaper: Fifo,
     /// `None` for the implicit flow of unclassified packets.
     id: Option<FlowId>,
     /// Everything but the [`HotCounters`] fields.
@@ -141,6 +142,22 @@ enum Dest {
     Seq { nonconforming: bool },
 }
 
+/// The sequencer's only packet, kept out of its queue (the fast path, see
+/// [`Scheduler::set_fast_path`]). Its slot is reserved in the slab, so the
+/// slab's counts and limits are those of the slow path, and putting it in
+/// its queue later cannot fail.
+#[derive(Debug)]
+struct Express<P> {
+    pkt: P,
+    size: SendSize,
+    /// Its sequencer queue.
+    qid: u32,
+    /// The level that queue is served at.
+    level: Level,
+    /// Its reserved slab slot.
+    slot: u32,
+}
+
 /// Statistics of the adapter, the shaper and the sequencer, copied out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SchedulerStats {
@@ -179,6 +196,10 @@ pub struct Scheduler<P> {
     avg_netcard: Ewma,
     /// Packets handed out (wrapping), to sample the averages.
     sent: u32,
+    /// The sequencer's only packet when it went the fast path.
+    express: Option<Express<P>>,
+    /// Whether the fast path is taken (it is by default).
+    fast_path: bool,
 }
 
 fn alloc_error(field: Field) -> ConfigError {
@@ -236,6 +257,8 @@ impl<P> Scheduler<P> {
             avg_sequencer: Ewma::default(),
             avg_netcard: Ewma::default(),
             sent: 0,
+            express: None,
+            fast_path: true,
         })
     }
 
@@ -245,11 +268,52 @@ impl<P> Scheduler<P> {
         &self.limits
     }
 
+    /// Turns the fast path on (the default) or off. Observable behaviour is
+    /// the same either way (released packets, their order, every statistic,
+    /// `next_event`); the switch exists so that tests can check exactly
+    /// that against the plain queueing path.
+    ///
+    /// The fast path: a packet that goes to the sequencer while the
+    /// sequencer is empty is kept aside (its slab slot reserved) instead of
+    /// being linked into its DRR queue and level list; `dequeue` hands it
+    /// out directly. Whenever anything else would enter the sequencer (an
+    /// `enqueue`, a shaped packet falling due) or the queues are walked or
+    /// changed (`remove_if`, `drain`, `reconfigure`, `set_quantum`), it is
+    /// first put in its queue exactly as the plain path would have done
+    /// when it arrived: an empty queue has no DRR deficit and no list
+    /// position, so nothing depends on when that happens.
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.flush_express();
+        self.fast_path = on;
+    }
+
+    /// Puts the fast-path packet, if any, in its sequencer queue.
+    fn flush_express(&mut self) {
+        let Some(e) = self.express.take() else {
+            return;
+        };
+        let Some(sq) = self.seq.get_mut(idx(e.qid)) else {
+            // Not reachable: the queue existed when the packet arrived and
+            // queues only change after a flush. Keep the packet anyway.
+            self.express = Some(e);
+            return;
+        };
+        match self.slab.push_reserved(&mut sq.fifo, e.slot, e.pkt, e.size) {
+            Ok(()) => {
+                if !sq.active {
+                    self.activate_at(e.qid, e.level);
+                }
+            }
+            Err(pkt) => self.express = Some(Express { pkt, ..e }),
+        }
+    }
+
     /// Sets the DRR quantum in bytes (default [`DEFAULT_QUANTUM`]).
     ///
     /// # Errors
     /// `InvalidValue` if `quantum` < [`MIN_QUANTUM`].
     pub fn set_quantum(&mut self, quantum: u32) -> Result<(), ConfigError> {
+        self.flush_express();
         if quantum < MIN_QUANTUM {
             return Err(ConfigError::new(
                 ErrorKind::InvalidValue,
@@ -398,7 +462,60 @@ impl<P> Scheduler<P> {
         ip_bytes: u32,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
-        self.enqueue_sized(now, flow, SendSize::single(ip_bytes), pkt)
+        self.enqueue_one::<false>(now, flow, SendSize::single(ip_bytes), pkt)
+            .map(drop)
+    }
+
+    /// `enqueue` followed by one `dequeue(now)`, in one call: exactly
+    /// `self.enqueue(now, flow, ip_bytes, pkt)?; Ok(self.dequeue(now))`
+    /// (same packets released in the same order, same statistics).
+    ///
+    /// The point is the common case of a send path that enqueues and then
+    /// dequeues until `None`: when the sequencer is empty, nothing shaped is
+    /// due and the outstanding-sends bound allows a send, a packet that goes
+    /// to the sequencer comes straight back without being queued. Call
+    /// `dequeue` afterwards as usual (it returns `None` at once when nothing
+    /// else is ready).
+    ///
+    /// # Errors
+    /// As [`Self::enqueue`] (a refused packet is not followed by a
+    /// dequeue).
+    pub fn submit(
+        &mut self,
+        now: Ticks,
+        flow: Option<usize>,
+        ip_bytes: u32,
+        pkt: P,
+    ) -> Result<Option<Released<P>>, (P, DropReason)> {
+        self.submit_one(now, flow, SendSize::single(ip_bytes), pkt)
+    }
+
+    /// [`Self::submit`] for a segmented send: exactly
+    /// `self.enqueue_sized(now, flow, size, pkt)?; Ok(self.dequeue(now))`.
+    ///
+    /// # Errors
+    /// As [`Self::enqueue_sized`].
+    pub fn submit_sized(
+        &mut self,
+        now: Ticks,
+        flow: Option<usize>,
+        size: SendSize,
+        pkt: P,
+    ) -> Result<Option<Released<P>>, (P, DropReason)> {
+        self.submit_one(now, flow, size.normalized(), pkt)
+    }
+
+    fn submit_one(
+        &mut self,
+        now: Ticks,
+        flow: Option<usize>,
+        size: SendSize,
+        pkt: P,
+    ) -> Result<Option<Released<P>>, (P, DropReason)> {
+        match self.enqueue_one::<true>(now, flow, size, pkt)? {
+            Some(r) => Ok(Some(r)),
+            None => Ok(self.dequeue(now)),
+        }
     }
 
     /// [`Self::enqueue`] for a send that leaves as several IP packets (an
@@ -424,7 +541,25 @@ impl<P> Scheduler<P> {
         size: SendSize,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
-        let size = size.normalized();
+        self.enqueue_one::<false>(now, flow, size.normalized(), pkt)
+            .map(drop)
+    }
+
+    /// [`Self::enqueue_sized`] of a normalized size. With `RELEASE`, a packet
+    /// that `dequeue(now)` would hand out at once (it enters an empty
+    /// sequencer, nothing shaped is due, the outstanding bound allows a
+    /// send) is handed out here, with the accounting of that `dequeue`.
+    #[inline]
+    fn enqueue_one<const RELEASE: bool>(
+        &mut self,
+        now: Ticks,
+        flow: Option<usize>,
+        size: SendSize,
+        pkt: P,
+    ) -> Result<Option<Released<P>>, (P, DropReason)> {
+        if self.express.is_some() {
+            self.flush_express();
+        }
         let ip_bytes = size.ip_bytes;
         let unclassified = self.flows.len().saturating_sub(1);
         let f = match flow {
@@ -485,12 +620,36 @@ impl<P> Scheduler<P> {
                     .ok()
                     .and_then(|f| f.checked_mul(2))
                     .map_or(NIL, |q| q | u32::from(nonconforming));
+                if self.fast_path && self.in_sequencer == 0 {
+                    if RELEASE
+                        && self.outstanding < self.limits.max_outstanding
+                        && self.heap.peek().is_none_or(|&Reverse((t, _))| t > now)
+                    {
+                        // What enqueue then dequeue(now) would do: the
+                        // packet enters the sequencer and leaves it.
+                        self.in_sequencer = 1;
+                        self.note_sequencer();
+                        return Ok(Some(self.hand_out(pkt, size, qid)));
+                    }
+                    if let Some(slot) = self.slab.reserve() {
+                        self.express = Some(Express {
+                            pkt,
+                            size,
+                            qid,
+                            level,
+                            slot,
+                        });
+                        self.in_sequencer = 1;
+                        self.note_sequencer();
+                        return Ok(None);
+                    }
+                }
                 if let Err(pkt) = self.seq_push(qid, level, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Runs the conformer and the mode of flow `f` on a packet: where it goes,
@@ -703,6 +862,9 @@ impl<P> Scheduler<P> {
             if t > now {
                 break;
             }
+            if self.express.is_some() {
+                self.flush_express();
+            }
             match self.release_head(idx(f), t) {
                 Some(next) => {
                     if let Some(mut top) = self.heap.peek_mut() {
@@ -776,7 +938,20 @@ impl<P> Scheduler<P> {
         if self.outstanding >= self.limits.max_outstanding {
             return None;
         }
-        let (pkt, size, qid) = self.seq_pop()?;
+        let (pkt, size, qid) = match self.express.take() {
+            Some(e) => {
+                self.slab.release(e.slot);
+                (e.pkt, e.size, e.qid)
+            }
+            None => self.seq_pop()?,
+        };
+        Some(self.hand_out(pkt, size, qid))
+    }
+
+    /// The accounting of a packet leaving the sequencer from queue `qid`
+    /// (shared by `dequeue` and the fast path of `submit`).
+    #[inline]
+    fn hand_out(&mut self, pkt: P, size: SendSize, qid: u32) -> Released<P> {
         let (bytes, packets) = (size.ip_bytes, u64::from(size.packets));
         let f = idx(qid >> 1);
         let conforming = qid & 1 == 0;
@@ -803,11 +978,11 @@ impl<P> Scheduler<P> {
         if self.sent % AVERAGE_EVERY == 0 {
             self.sample_averages();
         }
-        Some(Released {
+        Released {
             pkt,
             flow: (f < self.flow_count()).then_some(f),
             conforming,
-        })
+        }
     }
 
     /// The miniport completed `n` packets handed out by `dequeue`.
@@ -835,6 +1010,7 @@ impl<P> Scheduler<P> {
     /// Removes every held packet for which `pred` holds and hands it to `f`
     /// (cancel by id). The others keep their order. O(held packets + flows).
     pub fn remove_if(&mut self, mut pred: impl FnMut(&P) -> bool, mut f: impl FnMut(P)) {
+        self.flush_express();
         let mut removed_bytes = 0u64;
         let mut out = |p: P, b: u32| {
             removed_bytes = removed_bytes.saturating_add(u64::from(b));
@@ -928,6 +1104,7 @@ impl<P> Scheduler<P> {
         now: Ticks,
         flows: &[(FlowId, FlowSpec)],
     ) -> Result<(), ConfigError> {
+        self.flush_express();
         let total = flows.len().saturating_add(1);
         if u32::try_from(total.saturating_mul(2)).is_err() {
             return Err(ConfigError::new(
@@ -1056,10 +1233,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flow_state_hot_part_fits_three_cache_lines() {
+    fn fast_path_is_taken_only_for_a_lone_packet() {
+        let mut s: Scheduler<u32> = Scheduler::new(Limits::default()).unwrap();
+        s.enqueue(0, None, 100, 1).unwrap();
+        assert!(s.express.is_some());
+        assert_eq!((s.held_packets(), s.packets_in_sequencer()), (1, 1));
+        s.enqueue(0, None, 100, 2).unwrap();
+        assert!(s.express.is_none());
+        assert_eq!((s.held_packets(), s.packets_in_sequencer()), (2, 2));
+        assert_eq!(s.dequeue(0).map(|r| r.pkt), Some(1));
+        assert_eq!(s.dequeue(0).map(|r| r.pkt), Some(2));
+        s.enqueue(0, None, 100, 3).unwrap();
+        assert!(s.express.is_some());
+        assert_eq!(s.dequeue(0).map(|r| r.pkt), Some(3));
+        assert_eq!(s.held_packets(), 0);
+        s.set_fast_path(false);
+        s.enqueue(0, None, 100, 4).unwrap();
+        assert!(s.express.is_none());
+    }
+
+    #[test]
+    fn flow_state_hot_part_fits_two_cache_lines() {
         assert_eq!(mem::size_of::<FlowState>(), 256);
         assert_eq!(mem::align_of::<FlowState>(), 64);
-        assert!(mem::offset_of!(FlowState, id) <= 192);
         assert_eq!(mem::size_of::<Conformer>(), 80);
+        // Policed / unshaped packets: lines 0 and 1.
+        assert!(mem::offset_of!(FlowState, level) < 128);
+        assert!(mem::offset_of!(FlowState, hot) + mem::size_of::<HotCounters>() <= 128);
+        // Shaped packets: the shaper queue too, within line 2.
+        assert!(mem::offset_of!(FlowState, shaper) + mem::size_of::<Fifo>() <= 192);
     }
 }

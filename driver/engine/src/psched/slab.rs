@@ -107,16 +107,51 @@ impl<P> Slab<P> {
 
     /// Appends a packet to `q`; gives it back if the slab is full.
     pub(crate) fn push_back(&mut self, q: &mut Fifo, pkt: P, size: SendSize) -> Result<(), P> {
+        match self.reserve() {
+            Some(i) => self.push_reserved(q, i, pkt, size),
+            None => Err(pkt),
+        }
+    }
+
+    /// Reserves a free slot (counted as used, linked to nothing); `None` if
+    /// the slab is full. Give it back with [`Self::release`] or fill it with
+    /// [`Self::push_reserved`].
+    pub(crate) fn reserve(&mut self) -> Option<u32> {
         let i = self.free;
+        let slot = self.slot_mut(i)?;
+        let next_free = slot.next;
+        slot.next = NIL;
+        self.free = next_free;
+        self.used = self.used.saturating_add(1);
+        Some(i)
+    }
+
+    /// Returns a slot from [`Self::reserve`] to the free list.
+    pub(crate) fn release(&mut self, i: u32) {
+        let free = self.free;
+        if let Some(slot) = self.slot_mut(i) {
+            slot.pkt = None;
+            slot.next = free;
+            self.free = i;
+            self.used = self.used.saturating_sub(1);
+        }
+    }
+
+    /// Stores a packet in slot `i` (from [`Self::reserve`]) and appends it
+    /// to `q`. Gives the packet back if `i` is not a slot.
+    pub(crate) fn push_reserved(
+        &mut self,
+        q: &mut Fifo,
+        i: u32,
+        pkt: P,
+        size: SendSize,
+    ) -> Result<(), P> {
         let Some(slot) = self.slot_mut(i) else {
             return Err(pkt);
         };
-        let next_free = slot.next;
         slot.pkt = Some(pkt);
         slot.next = NIL;
         slot.size = size;
-        self.free = next_free;
-        self.used = self.used.saturating_add(1);
         if let Some(tail) = self.slot_mut(q.tail) {
             tail.next = i;
         } else {

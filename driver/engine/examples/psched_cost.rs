@@ -1,0 +1,178 @@
+//! Runs one per-packet scenario of `benches/psched.rs` for a given number of
+//! packets, for instruction counting under valgrind (load-independent, unlike
+//! criterion's times on a shared machine):
+//!
+//! ```text
+//! cargo build --release -p qos-engine --example psched_cost
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/psched_cost policed 10 200000
+//! ```
+//!
+//! Instructions per packet = (Ir at 2N packets - Ir at N packets) / N: the
+//! difference removes setup (flow configuration, trace generation).
+//!
+//! Scenarios: `unclassified`, `policed N`, `policed+mark N`, `shaped N` (N
+//! flows), and `submit-unclassified`, `submit-policed N`,
+//! `submit-policed+mark N` (the same through `Scheduler::submit`, followed
+//! by the `dequeue` that finds nothing); the trace is the benchmark's (flows
+//! drawn uniformly at random).
+
+use std::hint::black_box;
+
+use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::mark::{MarkMaps, decide};
+use qos_engine::psched::{Limits, Scheduler};
+use qos_engine::time::TICKS_PER_SEC;
+
+fn rng(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+const TYPES: [ServiceType; 4] = [
+    ServiceType::BestEffort,
+    ServiceType::ControlledLoad,
+    ServiceType::Guaranteed,
+    ServiceType::Qualitative,
+];
+
+fn specs(n: usize, mode: SdMode, rate: u64) -> Vec<(u32, FlowSpec)> {
+    (0..n)
+        .map(|i| {
+            (
+                i as u32,
+                FlowSpec {
+                    service_type: TYPES[i % TYPES.len()],
+                    token_rate: Some(rate),
+                    bucket: 3000,
+                    mode: Some(mode),
+                    ..FlowSpec::best_effort("bench")
+                },
+            )
+        })
+        .collect()
+}
+
+fn limits(queue_packets: u32) -> Limits {
+    Limits {
+        queue_packets,
+        queue_bytes: u64::MAX,
+        max_outstanding: 1 << 20,
+    }
+}
+
+fn trace(n: usize) -> Vec<usize> {
+    let mut s = 0x1234_5678_9ABC_DEF1u64;
+    (0..65_536)
+        .map(|_| (rng(&mut s) % n as u64) as usize)
+        .collect()
+}
+
+/// `submit` (enqueue + dequeue in one call), then `dequeue` until `None`
+/// as the driver's send path does.
+fn submit_policed(n: usize, mark: bool, packets: u64) {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let maps = MarkMaps::default();
+    let t = trace(n);
+    for i in 0..packets {
+        let now = i + 1;
+        let f = t[(i as usize) & 0xFFFF];
+        let r = s.submit(now, Some(f), 1000, i).ok().flatten().unwrap();
+        s.send_completed(1);
+        if mark {
+            let spec = &flows[r.flow.unwrap()].1;
+            black_box(decide(&maps, spec, r.conforming));
+        }
+        black_box(r);
+        black_box(s.dequeue(now));
+    }
+}
+
+fn submit_unclassified(packets: u64) {
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    for i in 0..packets {
+        black_box(s.submit(i, None, 1000, i).ok());
+        black_box(s.dequeue(i));
+        s.send_completed(1);
+    }
+}
+
+fn policed(n: usize, mark: bool, packets: u64) {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let maps = MarkMaps::default();
+    let t = trace(n);
+    for i in 0..packets {
+        let now = i + 1;
+        let f = t[(i as usize) & 0xFFFF];
+        let _ = s.enqueue(now, Some(f), 1000, i);
+        let r = s.dequeue(now).unwrap();
+        s.send_completed(1);
+        if mark {
+            let spec = &flows[r.flow.unwrap()].1;
+            black_box(decide(&maps, spec, r.conforming));
+        }
+        black_box(r);
+    }
+}
+
+fn shaped(n: usize, packets: u64) {
+    let rate = 1_000_000u64;
+    let dt = (1000 * TICKS_PER_SEC / (n as u64 * rate)).max(1);
+    let flows = specs(n, SdMode::Shape, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits((n * 8 + 1024) as u32)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let mut now = 0u64;
+    for f in 0..n {
+        for k in 0..8 {
+            s.enqueue(0, Some(f), 1000, k).unwrap();
+        }
+    }
+    while let Some(r) = s.dequeue(now) {
+        s.send_completed(1);
+        s.enqueue(now, r.flow, 1000, 0).unwrap();
+    }
+    let mut released = 0;
+    while released < packets {
+        now += dt;
+        while let Some(r) = s.dequeue(now) {
+            s.send_completed(1);
+            let _ = s.enqueue(now, r.flow, 1000, released);
+            black_box(&r);
+            released += 1;
+        }
+    }
+}
+
+fn unclassified(packets: u64) {
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    for i in 0..packets {
+        let _ = s.enqueue(i, None, 1000, i);
+        black_box(s.dequeue(i));
+        s.send_completed(1);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage =
+        "usage: psched_cost unclassified PACKETS | policed|policed+mark|shaped FLOWS PACKETS";
+    let num = |i: usize| -> u64 { args.get(i).and_then(|a| a.parse().ok()).expect(usage) };
+    match args.get(1).map(String::as_str) {
+        Some("unclassified") => unclassified(num(2)),
+        Some("policed") => policed(num(2) as usize, false, num(3)),
+        Some("policed+mark") => policed(num(2) as usize, true, num(3)),
+        Some("shaped") => shaped(num(2) as usize, num(3)),
+        Some("submit-unclassified") => submit_unclassified(num(2)),
+        Some("submit-policed") => submit_policed(num(2) as usize, false, num(3)),
+        Some("submit-policed+mark") => submit_policed(num(2) as usize, true, num(3)),
+        _ => panic!("{usage}"),
+    }
+}
