@@ -33,7 +33,7 @@ use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
 use qos_engine::mark::{Ieee8021QInfo, MarkMaps, Marks, apply, decide, reset_dscp};
 use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, ip_proto, parse};
-use qos_engine::psched::{DropReason, Limits, Scheduler, SchedulerStats, SendSize};
+use qos_engine::psched::{DropReason, Limits, Released, Scheduler, SchedulerStats, SendSize};
 use qos_engine::time::Ticks;
 
 /// NBLs released for sending, in runs of equal port and send flags.
@@ -231,6 +231,19 @@ pub struct Datapath {
     /// classified once. Classification is a function of the key and the
     /// configuration, so the result is the same.
     last_class: Option<(FlowKey, Option<usize>)>,
+    /// Marks decided under `config` for (flow, conforming), direct-mapped
+    /// by [`marks_slot`] (cleared when a configuration is published):
+    /// released NBLs of a flow seen recently are marked without looking
+    /// the flow up again.
+    marks_cache: [Option<(usize, bool, Marks)>; MARKS_CACHE],
+}
+
+/// Entries of [`Datapath`]'s marks cache (a power of two).
+const MARKS_CACHE: usize = 16;
+
+/// The marks-cache slot of (flow, conforming).
+fn marks_slot(flow: usize, conforming: bool) -> usize {
+    (flow.wrapping_mul(2) | usize::from(conforming)) & (MARKS_CACHE - 1)
 }
 
 impl Datapath {
@@ -245,6 +258,7 @@ impl Datapath {
             sched_out: 0,
             counters: DatapathCounters::default(),
             last_class: None,
+            marks_cache: [None; MARKS_CACHE],
         }
     }
 
@@ -339,19 +353,25 @@ impl Datapath {
         }
         self.config = config;
         self.last_class = None;
+        self.marks_cache = [None; MARKS_CACHE];
         Ok(())
     }
 
-    /// Classify and queue one NBL; on refusal the NBL comes back with the
-    /// completion status to use (RESOURCES for queue limits, FAILURE for a
-    /// policy drop: discard mode, over MaxSduSize).
-    pub fn enqueue(
+    /// Classify one NBL, queue it, and release (marked, into `out`) the
+    /// NBL the scheduler hands out next, if one may go now: usually this
+    /// one, straight back. Returns how many were released (0 or 1); call
+    /// [`Datapath::release`] after the last NBL of a chain for the rest.
+    /// On refusal the NBL comes back with the completion status to use
+    /// (RESOURCES for queue limits, FAILURE for a policy drop: discard
+    /// mode, over MaxSduSize).
+    pub fn submit(
         &mut self,
         now: Ticks,
         nbl: Nbl,
         port: NDIS_PORT_NUMBER,
         flags: u32,
-    ) -> Result<(), (Nbl, NDIS_STATUS)> {
+        out: &mut SendBatch,
+    ) -> Result<u32, (Nbl, NDIS_STATUS)> {
         let (flow, parsed, size) = self.classify(&nbl);
         let Some(s) = self.sched.as_mut() else {
             return Err((nbl, NDIS_STATUS_RESOURCES));
@@ -362,15 +382,25 @@ impl Datapath {
             flags,
             parsed,
         };
-        s.enqueue_sized(now, flow, size, held).map_err(|(h, why)| {
-            self.counters.dropped = self.counters.dropped.saturating_add(1);
-            let status = match why {
-                DropReason::QueuePackets | DropReason::QueueBytes | DropReason::FlowQueue => {
-                    NDIS_STATUS_RESOURCES
-                }
-                DropReason::Nonconforming | DropReason::OverMaxSdu => NDIS_STATUS_FAILURE,
-            };
-            (h.nbl, status)
+        let released = match s.submit_sized(now, flow, size, held) {
+            Ok(r) => r,
+            Err((h, why)) => {
+                self.counters.dropped = self.counters.dropped.saturating_add(1);
+                let status = match why {
+                    DropReason::QueuePackets | DropReason::QueueBytes | DropReason::FlowQueue => {
+                        NDIS_STATUS_RESOURCES
+                    }
+                    DropReason::Nonconforming | DropReason::OverMaxSdu => NDIS_STATUS_FAILURE,
+                };
+                return Err((h.nbl, status));
+            }
+        };
+        Ok(match released {
+            Some(r) => {
+                self.emit(r, out);
+                1
+            }
+            None => 0,
         })
     }
 
@@ -440,51 +470,48 @@ impl Datapath {
 
     /// Release every NBL that may go now into `out`, marked. Returns the
     /// number released.
-    ///
-    /// The configuration's tables are looked up once per call, and the
-    /// marks are decided once per run of NBLs of the same flow and
-    /// conformance (a chain's NBLs are usually all of one flow).
     pub fn release(&mut self, now: Ticks, out: &mut SendBatch) -> u32 {
         let mut n = 0u32;
-        let Self {
-            sched,
-            config,
-            counters,
-            ..
-        } = self;
-        let Some(s) = sched.as_mut() else { return 0 };
-        let cfg = config.as_deref();
-        let flows: &[(FlowId, FlowSpec)] = cfg.map_or(&[], |c| c.flows());
-        let maps = cfg.map(|c| c.maps());
-        let reset_unmarked = cfg.is_some_and(|c| c.reset_unmarked_dscp());
-        // (flow, conforming) -> marks of the last NBL marked.
-        let mut last: Option<(usize, bool, Marks)> = None;
-        while let Some(r) = s.dequeue(now) {
-            let mut h = r.pkt;
-            if let (Some(maps), Some((family, offsets))) = (maps, h.parsed) {
-                match r.flow.and_then(|i| flows.get(i).map(|(_, spec)| (i, spec))) {
-                    Some((i, spec)) => {
-                        let marks = match last {
-                            Some((j, c, m)) if j == i && c == r.conforming => m,
-                            _ => {
-                                let m = decide(maps, spec, r.conforming);
-                                last = Some((i, r.conforming, m));
-                                m
-                            }
-                        };
-                        mark(counters, &mut h.nbl, family, &offsets, marks);
-                    }
-                    None if reset_unmarked => {
-                        reset(counters, &h.nbl, family, &offsets);
-                    }
-                    None => {}
-                }
-            }
-            out.push(h.port, h.flags, h.nbl);
+        while let Some(r) = self.sched.as_mut().and_then(|s| s.dequeue(now)) {
+            self.emit(r, out);
             n = n.saturating_add(1);
         }
-        self.sched_out = self.sched_out.saturating_add(n);
         n
+    }
+
+    /// Mark one NBL the scheduler released and add it to `out`. The marks
+    /// of a (flow, conformance) are decided once while they stay in the
+    /// marks cache.
+    fn emit(&mut self, r: Released<Held>, out: &mut SendBatch) {
+        let mut h = r.pkt;
+        if let Some((family, offsets)) = h.parsed {
+            let marks = r.flow.and_then(|i| {
+                let slot = self.marks_cache.get_mut(marks_slot(i, r.conforming))?;
+                match *slot {
+                    Some((j, c, m)) if j == i && c == r.conforming => Some(m),
+                    _ => {
+                        let cfg = self.config.as_deref()?;
+                        let (_, spec) = cfg.flows().get(i)?;
+                        let m = decide(cfg.maps(), spec, r.conforming);
+                        *slot = Some((i, r.conforming, m));
+                        Some(m)
+                    }
+                }
+            });
+            match marks {
+                Some(m) => mark(&mut self.counters, &mut h.nbl, family, &offsets, m),
+                None if self
+                    .config
+                    .as_deref()
+                    .is_some_and(|c| c.reset_unmarked_dscp()) =>
+                {
+                    reset(&mut self.counters, &h.nbl, family, &offsets);
+                }
+                None => {}
+            }
+        }
+        out.push(h.port, h.flags, h.nbl);
+        self.sched_out = self.sched_out.saturating_add(1);
     }
 
     /// `n` NBLs came back from the miniport; those the scheduler handed out
@@ -726,9 +753,10 @@ mod tests {
         Arc::new(cfg.unwrap())
     }
 
-    /// The last-key memo never outlives the configuration it was computed
-    /// under: the same connection, sent again after each publish, gets
-    /// the new configuration's flow (or none).
+    /// The last-key memo and the marks cache never outlive the
+    /// configuration they were computed under: the same connection, sent
+    /// again after each publish, gets the new configuration's flow (or
+    /// none) and marks.
     #[test]
     fn classification_memo_follows_every_published_configuration() {
         let mut sim = Sim::new();
