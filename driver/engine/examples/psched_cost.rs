@@ -12,10 +12,7 @@
 //! difference removes setup (flow configuration, trace generation).
 //!
 //! Scenarios: `unclassified`, `policed N`, `policed+mark N`, `shaped N` (N
-//! flows), and `submit-unclassified`, `submit-policed N`,
-//! `submit-policed+mark N` (the same through `Scheduler::submit`, followed
-//! by the `dequeue` that finds nothing); the trace is the benchmark's (flows
-//! drawn uniformly at random).
+//! flows); the trace is the benchmark's (flows drawn uniformly at random).
 
 use std::hint::black_box;
 
@@ -68,38 +65,6 @@ fn trace(n: usize) -> Vec<usize> {
     (0..65_536)
         .map(|_| (rng(&mut s) % n as u64) as usize)
         .collect()
-}
-
-/// `submit` (enqueue + dequeue in one call), then `dequeue` until `None`
-/// as the driver's send path does.
-fn submit_policed(n: usize, mark: bool, packets: u64) {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure(0, &flows).unwrap();
-    let maps = MarkMaps::default();
-    let t = trace(n);
-    for i in 0..packets {
-        let now = i + 1;
-        let f = t[(i as usize) & 0xFFFF];
-        let r = s.submit(now, Some(f), 1000, i).ok().flatten().unwrap();
-        s.send_completed(1);
-        if mark {
-            let spec = &flows[r.flow.unwrap()].1;
-            black_box(decide(&maps, spec, r.conforming));
-        }
-        black_box(r);
-        black_box(s.dequeue(now));
-    }
-}
-
-fn submit_unclassified(packets: u64) {
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    for i in 0..packets {
-        black_box(s.submit(i, None, 1000, i).ok());
-        black_box(s.dequeue(i));
-        s.send_completed(1);
-    }
 }
 
 fn policed(n: usize, mark: bool, packets: u64) {
@@ -170,9 +135,6 @@ fn main() {
         Some("policed") => policed(num(2) as usize, false, num(3)),
         Some("policed+mark") => policed(num(2) as usize, true, num(3)),
         Some("shaped") => shaped(num(2) as usize, num(3)),
-        Some("submit-unclassified") => submit_unclassified(num(2)),
-        Some("submit-policed") => submit_policed(num(2) as usize, false, num(3)),
-        Some("submit-policed+mark") => submit_policed(num(2) as usize, true, num(3)),
         _ => panic!("{usage}"),
     }
 }

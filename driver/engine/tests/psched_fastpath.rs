@@ -1,14 +1,12 @@
-//! Differential test of the scheduler's fast paths (a lone sequencer packet
-//! kept aside; `submit` handing a packet straight back): the same random sequence
+//! Differential test of the scheduler's fast path (a lone sequencer packet
+//! kept aside, see `Scheduler::set_fast_path`): the same random sequence
 //! of operations (enqueues of every mode, unclassified and unknown flows,
 //! LSO sizes, dequeues under a small outstanding bound, completions, time,
 //! reconfigurations, cancels, drains, quantum changes) on a scheduler with
 //! the fast path and one without must give the same results: the same
 //! packets refused for the same reasons, the same packets released in the
 //! same order with the same flow and conformance, the same `next_event`,
-//! and every statistic and count equal after every step. `submit` on the
-//! fast scheduler is compared with `enqueue` then `dequeue` on the plain
-//! one, which is its specification.
+//! and every statistic and count equal after every step.
 
 use proptest::prelude::*;
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
@@ -17,7 +15,8 @@ use qos_engine::psched::{Limits, Scheduler, SendSize};
 #[derive(Debug, Clone)]
 enum Op {
     Enqueue(Option<usize>, SendSize),
-    Submit(Option<usize>, SendSize),
+    /// Enqueue then one dequeue (the send path's common pattern).
+    EnqueueDequeue(Option<usize>, SendSize),
     Dequeue,
     DequeueAll,
     Complete(u32),
@@ -41,7 +40,7 @@ fn size() -> impl Strategy<Value = SendSize> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => (proptest::option::of(0usize..7), size()).prop_map(|(f, b)| Op::Enqueue(f, b)),
-        6 => (proptest::option::of(0usize..7), size()).prop_map(|(f, b)| Op::Submit(f, b)),
+        6 => (proptest::option::of(0usize..7), size()).prop_map(|(f, b)| Op::EnqueueDequeue(f, b)),
         5 => Just(Op::Dequeue),
         3 => Just(Op::DequeueAll),
         3 => (0u32..4).prop_map(Op::Complete),
@@ -128,15 +127,13 @@ proptest! {
                     let b = slow.enqueue_sized(now, flow, size, next_id);
                     prop_assert_eq!(a, b);
                 }
-                Op::Submit(flow, size) => {
+                Op::EnqueueDequeue(flow, size) => {
                     next_id += 1;
-                    let a = if size.packets == 1 {
-                        fast.submit(now, flow, size.ip_bytes, next_id)
-                    } else {
-                        fast.submit_sized(now, flow, size, next_id)
-                    };
+                    let a = fast
+                        .enqueue(now, flow, size.ip_bytes, next_id)
+                        .map(|()| fast.dequeue(now));
                     let b = slow
-                        .enqueue_sized(now, flow, size, next_id)
+                        .enqueue_sized(now, flow, SendSize::single(size.ip_bytes), next_id)
                         .map(|()| slow.dequeue(now));
                     prop_assert_eq!(a, b);
                 }
@@ -185,9 +182,9 @@ proptest! {
     }
 }
 
-/// `submit` while a shaped packet falls due at exactly `now`: the shaped
-/// packet enters the sequencer first (as `dequeue` would move it), so the
-/// submitted packet does not take the fast path past it.
+/// A lone packet enqueued when a shaped packet falls due at exactly `now`:
+/// `dequeue` moves the shaped packet into the sequencer, which puts the
+/// lone packet in its queue first, and priority decides.
 #[test]
 fn submit_at_a_shaped_deadline() {
     for fast_path in [true, false] {
@@ -206,9 +203,10 @@ fn submit_at_a_shaped_deadline() {
         assert_eq!(s.dequeue(0).map(|r| r.pkt), Some(1));
         assert_eq!(s.dequeue(0), None);
         let t = s.next_event().unwrap();
-        // The best-effort packet is submitted when the guaranteed one is due:
-        // the guaranteed one (higher level) leaves first.
-        let r = s.submit(t, Some(1), 100, 3).unwrap().unwrap();
+        // The best-effort packet arrives when the guaranteed one is due: the
+        // guaranteed one (higher level) leaves first.
+        s.enqueue(t, Some(1), 100, 3).unwrap();
+        let r = s.dequeue(t).unwrap();
         assert_eq!((r.pkt, r.flow), (2, Some(0)), "fast path {fast_path}");
         assert_eq!(s.dequeue(t).map(|r| r.pkt), Some(3));
     }

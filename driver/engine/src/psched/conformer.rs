@@ -140,6 +140,7 @@ fn cap_of(depth: i64, rate: u64) -> i64 {
 /// [`TICKS_PER_SEC`] as a signed factor (10^7 fits any integer type).
 const TPS: i64 = TICKS_PER_SEC as i64;
 
+#[inline]
 fn scaled(bytes: u32) -> i64 {
     // u32::MAX * 10^7 < 2^63: cannot saturate.
     i64::from(bytes).saturating_mul(TPS)
@@ -165,6 +166,7 @@ impl Bucket {
         u32::try_from(self.depth.checked_div(TPS).unwrap_or(0)).unwrap_or(u32::MAX)
     }
 
+    #[inline]
     fn refill(&mut self, dt: Ticks) {
         if self.rate == 0 {
             return;
@@ -191,10 +193,12 @@ impl Bucket {
     }
 
     /// Whether the bucket holds what a packet of `charge` needs now.
+    #[inline]
     fn has(&self, charge: u32) -> bool {
         self.rate == 0 || self.credit >= scaled(charge).min(self.depth)
     }
 
+    #[inline]
     fn take(&mut self, charge: u32) {
         if self.rate != 0 {
             self.credit = self.credit.saturating_sub(scaled(charge));
@@ -259,6 +263,7 @@ impl Conformer {
 
     /// Whether a packet of `ip_bytes` exceeds the flow's MaxSduSize.
     #[must_use]
+    #[inline]
     pub const fn is_oversize(&self, ip_bytes: u32) -> bool {
         ip_bytes > self.max_sdu
     }
@@ -275,6 +280,7 @@ impl Conformer {
     /// Brings the buckets up to time `t` (no effect if `t` is not later than
     /// the conformer's clock). Returns the conformer's clock afterwards,
     /// `max(t, clock)`: time never runs backwards for a conformer.
+    #[inline]
     pub fn advance(&mut self, t: Ticks) -> Ticks {
         let dt = t.saturating_sub(self.last);
         if dt == 0 {
@@ -312,6 +318,7 @@ impl Conformer {
     }
 
     /// [`Self::consume`] for a send of several IP packets.
+    #[inline]
     pub fn consume_sized(&mut self, size: &SendSize) {
         let charge = size.charge(self.min_policed);
         self.token.take(charge);
@@ -320,6 +327,7 @@ impl Conformer {
 
     /// Policing in one step: advances to `now`; if the packet conforms now,
     /// charges it and returns true, else returns false and charges nothing.
+    #[inline]
     pub fn police(&mut self, now: Ticks, ip_bytes: u32) -> bool {
         self.police_sized(now, &SendSize::single(ip_bytes))
     }
@@ -327,20 +335,28 @@ impl Conformer {
     /// [`Self::police`] for a send of several IP packets: not conforming if
     /// its largest packet exceeds MaxSduSize, charged per
     /// [`SendSize::charge`].
+    #[inline]
     pub fn police_sized(&mut self, now: Ticks, size: &SendSize) -> bool {
         self.advance(now);
-        if self.is_oversize(size.largest_ip_packet) {
-            return false;
-        }
-        let charge = size.charge(self.min_policed);
-        // Same test as `earliest(..) <= now`, without the divisions.
-        if self.token.has(charge) && self.peak.has(charge) {
-            self.token.take(charge);
-            self.peak.take(charge);
+        if self.fits_now(size) {
+            self.consume_sized(size);
             true
         } else {
             false
         }
+    }
+
+    /// Whether a send conforms at the conformer's clock: the same answer as
+    /// `earliest_sized(size) == Verdict::At(self.last())`, without the
+    /// divisions.
+    #[must_use]
+    #[inline]
+    pub fn fits_now(&self, size: &SendSize) -> bool {
+        if self.is_oversize(size.largest_ip_packet) {
+            return false;
+        }
+        let charge = size.charge(self.min_policed);
+        self.token.has(charge) && self.peak.has(charge)
     }
 }
 

@@ -462,60 +462,7 @@ impl<P> Scheduler<P> {
         ip_bytes: u32,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
-        self.enqueue_one::<false>(now, flow, SendSize::single(ip_bytes), pkt)
-            .map(drop)
-    }
-
-    /// `enqueue` followed by one `dequeue(now)`, in one call: exactly
-    /// `self.enqueue(now, flow, ip_bytes, pkt)?; Ok(self.dequeue(now))`
-    /// (same packets released in the same order, same statistics).
-    ///
-    /// The point is the common case of a send path that enqueues and then
-    /// dequeues until `None`: when the sequencer is empty, nothing shaped is
-    /// due and the outstanding-sends bound allows a send, a packet that goes
-    /// to the sequencer comes straight back without being queued. Call
-    /// `dequeue` afterwards as usual (it returns `None` at once when nothing
-    /// else is ready).
-    ///
-    /// # Errors
-    /// As [`Self::enqueue`] (a refused packet is not followed by a
-    /// dequeue).
-    pub fn submit(
-        &mut self,
-        now: Ticks,
-        flow: Option<usize>,
-        ip_bytes: u32,
-        pkt: P,
-    ) -> Result<Option<Released<P>>, (P, DropReason)> {
-        self.submit_one(now, flow, SendSize::single(ip_bytes), pkt)
-    }
-
-    /// [`Self::submit`] for a segmented send: exactly
-    /// `self.enqueue_sized(now, flow, size, pkt)?; Ok(self.dequeue(now))`.
-    ///
-    /// # Errors
-    /// As [`Self::enqueue_sized`].
-    pub fn submit_sized(
-        &mut self,
-        now: Ticks,
-        flow: Option<usize>,
-        size: SendSize,
-        pkt: P,
-    ) -> Result<Option<Released<P>>, (P, DropReason)> {
-        self.submit_one(now, flow, size.normalized(), pkt)
-    }
-
-    fn submit_one(
-        &mut self,
-        now: Ticks,
-        flow: Option<usize>,
-        size: SendSize,
-        pkt: P,
-    ) -> Result<Option<Released<P>>, (P, DropReason)> {
-        match self.enqueue_one::<true>(now, flow, size, pkt)? {
-            Some(r) => Ok(Some(r)),
-            None => Ok(self.dequeue(now)),
-        }
+        self.enqueue_one(now, flow, SendSize::single(ip_bytes), pkt)
     }
 
     /// [`Self::enqueue`] for a send that leaves as several IP packets (an
@@ -541,22 +488,18 @@ impl<P> Scheduler<P> {
         size: SendSize,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
-        self.enqueue_one::<false>(now, flow, size.normalized(), pkt)
-            .map(drop)
+        self.enqueue_one(now, flow, size.normalized(), pkt)
     }
 
-    /// [`Self::enqueue_sized`] of a normalized size. With `RELEASE`, a packet
-    /// that `dequeue(now)` would hand out at once (it enters an empty
-    /// sequencer, nothing shaped is due, the outstanding bound allows a
-    /// send) is handed out here, with the accounting of that `dequeue`.
+    /// [`Self::enqueue_sized`] of a normalized size.
     #[inline]
-    fn enqueue_one<const RELEASE: bool>(
+    fn enqueue_one(
         &mut self,
         now: Ticks,
         flow: Option<usize>,
         size: SendSize,
         pkt: P,
-    ) -> Result<Option<Released<P>>, (P, DropReason)> {
+    ) -> Result<(), (P, DropReason)> {
         if self.express.is_some() {
             self.flush_express();
         }
@@ -621,16 +564,6 @@ impl<P> Scheduler<P> {
                     .and_then(|f| f.checked_mul(2))
                     .map_or(NIL, |q| q | u32::from(nonconforming));
                 if self.fast_path && self.in_sequencer == 0 {
-                    if RELEASE
-                        && self.outstanding < self.limits.max_outstanding
-                        && self.heap.peek().is_none_or(|&Reverse((t, _))| t > now)
-                    {
-                        // What enqueue then dequeue(now) would do: the
-                        // packet enters the sequencer and leaves it.
-                        self.in_sequencer = 1;
-                        self.note_sequencer();
-                        return Ok(Some(self.hand_out(pkt, size, qid)));
-                    }
                     if let Some(slot) = self.slab.reserve() {
                         self.express = Some(Express {
                             pkt,
@@ -641,7 +574,7 @@ impl<P> Scheduler<P> {
                         });
                         self.in_sequencer = 1;
                         self.note_sequencer();
-                        return Ok(None);
+                        return Ok(());
                     }
                 }
                 if let Err(pkt) = self.seq_push(qid, level, pkt, size) {
@@ -649,11 +582,12 @@ impl<P> Scheduler<P> {
                 }
             }
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Runs the conformer and the mode of flow `f` on a packet: where it goes,
     /// or why it is dropped.
+    #[inline]
     fn admit(&mut self, f: usize, now: Ticks, size: &SendSize) -> Result<Dest, DropReason> {
         let (cap_packets, cap_bytes) = (self.flow_cap_packets, self.flow_cap_bytes);
         let ip_bytes = size.ip_bytes;
@@ -674,14 +608,14 @@ impl<P> Scheduler<P> {
                         Err(DropReason::FlowQueue)
                     };
                 }
-                let now = c.advance(now);
+                c.advance(now);
+                if c.fits_now(size) {
+                    c.consume_sized(size);
+                    return Ok(Dest::Seq {
+                        nonconforming: false,
+                    });
+                }
                 match c.earliest_sized(size) {
-                    Verdict::At(t) if t <= now => {
-                        c.consume_sized(size);
-                        Ok(Dest::Seq {
-                            nonconforming: false,
-                        })
-                    }
                     Verdict::At(t) if fits => Ok(Dest::Shaper(Some(t))),
                     Verdict::At(_) => Err(DropReason::FlowQueue),
                     Verdict::Never => Err(DropReason::OverMaxSdu),
@@ -885,17 +819,19 @@ impl<P> Scheduler<P> {
     /// the next head's deadline (`None`: shaper empty).
     fn release_head(&mut self, f: usize, t: Ticks) -> Option<Ticks> {
         let fs = self.flows.get_mut(f)?;
-        let t = fs.conformer.advance(t);
+        fs.conformer.advance(t);
         let size = self.slab.front_size(&fs.shaper)?;
-        let conforming = match fs.conformer.earliest_sized(&size) {
-            Verdict::At(t2) if t2 <= t => {
-                fs.conformer.consume_sized(&size);
-                true
+        // `fits_now` first: it is the usual answer and needs no division.
+        let conforming = if fs.conformer.fits_now(&size) {
+            fs.conformer.consume_sized(&size);
+            true
+        } else {
+            match fs.conformer.earliest_sized(&size) {
+                // Parameters changed since the deadline was computed.
+                Verdict::At(t2) => return Some(t2),
+                // MaxSduSize shrank while it waited: sent non-conforming.
+                Verdict::Never => false,
             }
-            // Parameters changed since the deadline was computed.
-            Verdict::At(t2) => return Some(t2),
-            // MaxSduSize shrank while it waited: sent non-conforming.
-            Verdict::Never => false,
         };
         let qid = f
             .checked_mul(2)
@@ -949,7 +885,7 @@ impl<P> Scheduler<P> {
     }
 
     /// The accounting of a packet leaving the sequencer from queue `qid`
-    /// (shared by `dequeue` and the fast path of `submit`).
+    /// (`dequeue`).
     #[inline]
     fn hand_out(&mut self, pkt: P, size: SendSize, qid: u32) -> Released<P> {
         let (bytes, packets) = (size.ip_bytes, u64::from(size.packets));

@@ -35,6 +35,7 @@ pub struct SendSize {
 impl SendSize {
     /// One IP packet of `ip_bytes`.
     #[must_use]
+    #[inline]
     pub const fn single(ip_bytes: u32) -> Self {
         Self {
             ip_bytes,
@@ -100,6 +101,7 @@ impl SendSize {
     /// `min_policed` per packet: `max(ip_bytes, packets * min_policed)`
     /// (saturating at `u32::MAX`).
     #[must_use]
+    #[inline]
     pub fn charge(&self, min_policed: u32) -> u32 {
         let floor = u64::from(self.packets).saturating_mul(u64::from(min_policed));
         u32::try_from(floor).unwrap_or(u32::MAX).max(self.ip_bytes)
