@@ -1168,7 +1168,16 @@ impl SimAdapter {
 
 /// NBLs allocated once by [`Adapter::prepare`] for benchmarks.
 #[derive(Debug)]
-pub struct Prepared(Vec<*mut NET_BUFFER_LIST>);
+pub struct Prepared(Vec<*mut NET_BUFFER_LIST>, Vec<Restore>);
+
+/// A prepared NBL's data when it lies in one MDL (pointer, length) and its
+/// bytes as prepared, for [`Adapter::restore_prepared`].
+#[derive(Debug)]
+struct Restore {
+    data: *mut u8,
+    len: usize,
+    orig: Vec<u8>,
+}
 
 // SAFETY: plain addresses of NBLs owned by the sim adapter.
 unsafe impl Send for Prepared {}
@@ -1398,7 +1407,49 @@ impl Adapter {
             s.packets.insert(ptr as usize, b);
             ptrs.push(ptr);
         }
-        Prepared(ptrs)
+        let restore = ptrs
+            .iter()
+            .map(|&ptr| {
+                // SAFETY: the NBL was just built, owned by the harness.
+                let nbl = unsafe { crate::nbl::Nbl::from_raw(ptr) };
+                let data = nbl
+                    .as_ref()
+                    .and_then(|n| n.first_nb())
+                    .and_then(|nb| nb.contiguous_mut());
+                match data {
+                    Some(d) => Restore {
+                        data: d.as_mut_ptr(),
+                        len: d.len(),
+                        orig: d.to_vec(),
+                    },
+                    None => Restore {
+                        data: core::ptr::null_mut(),
+                        len: 0,
+                        orig: Vec::new(),
+                    },
+                }
+            })
+            .collect();
+        Prepared(ptrs, restore)
+    }
+
+    /// Put back the bytes `range` of each prepared NBL's first MDL as they
+    /// were when prepared (e.g. the IP header a previous send marked), so
+    /// that the next send does the same work as the first. No allocation.
+    pub fn restore_prepared(&self, p: &Prepared, range: core::ops::Range<usize>) {
+        for r in &p.1 {
+            let Some(src) = r.orig.get(range.clone()) else {
+                continue;
+            };
+            if r.data.is_null() || range.end > r.len {
+                continue;
+            }
+            let dst = r.data.wrapping_add(range.start);
+            // SAFETY: `data..data+len` is the NBL's data (one MDL), owned by
+            // the harness between sends (fast mode completes every send
+            // before returning); `range` lies within it.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        }
     }
 
     /// Send prepared NBLs as one chain (fast mode; no allocation).
