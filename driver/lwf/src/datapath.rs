@@ -382,8 +382,8 @@ impl Datapath {
             flags,
             parsed,
         };
-        let released = match s.submit_sized(now, flow, size, held) {
-            Ok(r) => r,
+        let released = match s.enqueue_sized(now, flow, size, held) {
+            Ok(()) => s.dequeue(now),
             Err((h, why)) => {
                 self.counters.dropped = self.counters.dropped.saturating_add(1);
                 let status = match why {
