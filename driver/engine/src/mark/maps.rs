@@ -33,6 +33,7 @@ impl PerServiceType {
 
     /// The value for `st`.
     #[must_use]
+    #[inline]
     pub const fn get(&self, st: ServiceType) -> u8 {
         match st {
             ServiceType::BestEffort => self.best_effort,
@@ -194,6 +195,7 @@ pub struct Marks {
 /// The maps are assumed valid ([`validate_maps`]); out-of-range values are
 /// masked when written, never trusted for indexing.
 #[must_use]
+#[inline]
 pub fn decide(maps: &MarkMaps, flow: &FlowSpec, conforming: bool) -> Marks {
     let st = flow.service_type;
     let (dscp, pcp) = if conforming {

@@ -142,10 +142,12 @@ enum Dest {
     Seq { nonconforming: bool },
 }
 
-/// The sequencer's only packet, kept out of its queue (the fast path, see
-/// [`Scheduler::set_fast_path`]). Its slot is reserved in the slab, so the
-/// slab's counts and limits are those of the slow path, and putting it in
-/// its queue later cannot fail.
+/// The sequencer's only packet, kept out of its queue and out of the slab
+/// (the fast path, see [`Scheduler::set_fast_path`]). It is accepted only
+/// when the slab has a free slot, and every operation that could take a
+/// slot (`enqueue`) puts it in its queue first, so that slot is still free
+/// then: the slab's limits act as on the slow path, and
+/// [`Scheduler::held_packets`] counts it.
 #[derive(Debug)]
 struct Express<P> {
     pkt: P,
@@ -154,8 +156,6 @@ struct Express<P> {
     qid: u32,
     /// The level that queue is served at.
     level: Level,
-    /// Its reserved slab slot.
-    slot: u32,
 }
 
 /// Statistics of the adapter, the shaper and the sequencer, copied out.
@@ -298,7 +298,7 @@ impl<P> Scheduler<P> {
             self.express = Some(e);
             return;
         };
-        match self.slab.push_reserved(&mut sq.fifo, e.slot, e.pkt, e.size) {
+        match self.slab.push_back(&mut sq.fifo, e.pkt, e.size) {
             Ok(()) => {
                 if !sq.active {
                     self.activate_at(e.qid, e.level);
@@ -341,7 +341,9 @@ impl<P> Scheduler<P> {
     /// Packets held (shaper + sequencer).
     #[must_use]
     pub const fn held_packets(&self) -> u32 {
-        self.slab.used()
+        self.slab
+            .used()
+            .saturating_add(if self.express.is_some() { 1 } else { 0 })
     }
 
     /// IP bytes held (shaper + sequencer).
@@ -563,19 +565,18 @@ impl<P> Scheduler<P> {
                     .ok()
                     .and_then(|f| f.checked_mul(2))
                     .map_or(NIL, |q| q | u32::from(nonconforming));
+                // The slab has a free slot (checked above) and nothing is in
+                // the sequencer: keep the packet aside.
                 if self.fast_path && self.in_sequencer == 0 {
-                    if let Some(slot) = self.slab.reserve() {
-                        self.express = Some(Express {
-                            pkt,
-                            size,
-                            qid,
-                            level,
-                            slot,
-                        });
-                        self.in_sequencer = 1;
-                        self.note_sequencer();
-                        return Ok(());
-                    }
+                    self.express = Some(Express {
+                        pkt,
+                        size,
+                        qid,
+                        level,
+                    });
+                    self.in_sequencer = 1;
+                    self.note_sequencer();
+                    return Ok(());
                 }
                 if let Err(pkt) = self.seq_push(qid, level, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
@@ -875,10 +876,7 @@ impl<P> Scheduler<P> {
             return None;
         }
         let (pkt, size, qid) = match self.express.take() {
-            Some(e) => {
-                self.slab.release(e.slot);
-                (e.pkt, e.size, e.qid)
-            }
+            Some(e) => (e.pkt, e.size, e.qid),
             None => self.seq_pop()?,
         };
         Some(self.hand_out(pkt, size, qid))

@@ -13,11 +13,33 @@ use super::send_size::SendSize;
 /// The "no slot" link.
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// Bit 31 of a slot's link: the slot holds a segmented send, whose largest
+/// packet and packet count are in [`Slab`]'s side table (a plain packet's
+/// size is its byte count alone, so a slot stays as small as before LSO
+/// sizes: 24 bytes for an 8-byte handle).
+const SEG: u32 = 1 << 31;
+/// [`NIL`] as stored in a link (without bit 31).
+const LINK_NIL: u32 = !SEG;
+
 #[derive(Debug)]
 struct Slot<P> {
     pkt: Option<P>,
-    next: u32,
-    size: SendSize,
+    /// The next slot (or [`LINK_NIL`]) in bits 0..31, [`SEG`] in bit 31.
+    link: u32,
+    /// IP bytes of the send.
+    bytes: u32,
+}
+
+impl<P> Slot<P> {
+    const fn next(&self) -> u32 {
+        let l = self.link & LINK_NIL;
+        if l == LINK_NIL { NIL } else { l }
+    }
+
+    /// Sets the next slot, keeping the segmented flag.
+    const fn set_next(&mut self, next: u32) {
+        self.link = (self.link & SEG) | (next & LINK_NIL);
+    }
 }
 
 /// A FIFO of slots: head, tail, and its packet and byte counts.
@@ -60,28 +82,36 @@ impl Fifo {
 #[derive(Debug)]
 pub(crate) struct Slab<P> {
     slots: Vec<Slot<P>>,
+    /// `(largest_ip_packet, packets)` of the segmented send in the slot of
+    /// the same index (read only when the slot's [`SEG`] bit is set).
+    segs: Vec<(u32, u32)>,
     free: u32,
     used: u32,
 }
 
 impl<P> Slab<P> {
-    /// A slab of `capacity` slots (at most `u32::MAX - 1`).
+    /// A slab of `capacity` slots (at most `2^31 - 2`).
     pub(crate) fn try_new(capacity: u32) -> Result<Self, TryReserveError> {
-        let capacity = capacity.min(NIL.saturating_sub(1));
+        let capacity = capacity.min(LINK_NIL.saturating_sub(1));
+        let n = usize::try_from(capacity).unwrap_or(0);
         let mut slots = Vec::new();
-        slots.try_reserve_exact(usize::try_from(capacity).unwrap_or(0))?;
+        let mut segs = Vec::new();
+        slots.try_reserve_exact(n)?;
+        segs.try_reserve_exact(n)?;
+        segs.resize(n, (0, 0));
         let mut i = 0u32;
         while i < capacity {
             let next = i.saturating_add(1);
             slots.push(Slot {
                 pkt: None,
-                next: if next < capacity { next } else { NIL },
-                size: SendSize::single(0),
+                link: if next < capacity { next } else { LINK_NIL },
+                bytes: 0,
             });
             i = next;
         }
         Ok(Self {
             slots,
+            segs,
             free: if capacity > 0 { 0 } else { NIL },
             used: 0,
         })
@@ -105,6 +135,23 @@ impl<P> Slab<P> {
         self.slots.get_mut(usize::try_from(i).ok()?)
     }
 
+    /// The size of the send in slot `i`.
+    fn size_of(&self, i: u32, slot: &Slot<P>) -> SendSize {
+        if slot.link & SEG == 0 {
+            return SendSize::single(slot.bytes);
+        }
+        let (largest_ip_packet, packets) = usize::try_from(i)
+            .ok()
+            .and_then(|i| self.segs.get(i))
+            .copied()
+            .unwrap_or((slot.bytes, 1));
+        SendSize {
+            ip_bytes: slot.bytes,
+            largest_ip_packet,
+            packets,
+        }
+    }
+
     /// Appends a packet to `q`; gives it back if the slab is full.
     pub(crate) fn push_back(&mut self, q: &mut Fifo, pkt: P, size: SendSize) -> Result<(), P> {
         match self.reserve() {
@@ -114,46 +161,35 @@ impl<P> Slab<P> {
     }
 
     /// Reserves a free slot (counted as used, linked to nothing); `None` if
-    /// the slab is full. Give it back with [`Self::release`] or fill it with
-    /// [`Self::push_reserved`].
-    pub(crate) fn reserve(&mut self) -> Option<u32> {
+    /// the slab is full. Fill it with [`Self::push_reserved`].
+    fn reserve(&mut self) -> Option<u32> {
         let i = self.free;
         let slot = self.slot_mut(i)?;
-        let next_free = slot.next;
-        slot.next = NIL;
+        let next_free = slot.next();
+        slot.link = LINK_NIL;
         self.free = next_free;
         self.used = self.used.saturating_add(1);
         Some(i)
     }
 
-    /// Returns a slot from [`Self::reserve`] to the free list.
-    pub(crate) fn release(&mut self, i: u32) {
-        let free = self.free;
-        if let Some(slot) = self.slot_mut(i) {
-            slot.pkt = None;
-            slot.next = free;
-            self.free = i;
-            self.used = self.used.saturating_sub(1);
-        }
-    }
-
     /// Stores a packet in slot `i` (from [`Self::reserve`]) and appends it
     /// to `q`. Gives the packet back if `i` is not a slot.
-    pub(crate) fn push_reserved(
-        &mut self,
-        q: &mut Fifo,
-        i: u32,
-        pkt: P,
-        size: SendSize,
-    ) -> Result<(), P> {
+    fn push_reserved(&mut self, q: &mut Fifo, i: u32, pkt: P, size: SendSize) -> Result<(), P> {
+        let segmented = size != SendSize::single(size.ip_bytes);
         let Some(slot) = self.slot_mut(i) else {
             return Err(pkt);
         };
         slot.pkt = Some(pkt);
-        slot.next = NIL;
-        slot.size = size;
+        slot.bytes = size.ip_bytes;
+        slot.link = LINK_NIL;
+        if segmented {
+            slot.link = LINK_NIL | SEG;
+            if let Some(seg) = usize::try_from(i).ok().and_then(|i| self.segs.get_mut(i)) {
+                *seg = (size.largest_ip_packet, size.packets);
+            }
+        }
         if let Some(tail) = self.slot_mut(q.tail) {
-            tail.next = i;
+            tail.set_next(i);
         } else {
             q.head = i;
         }
@@ -165,24 +201,24 @@ impl<P> Slab<P> {
 
     /// IP bytes of the packet at the head of `q`.
     pub(crate) fn front_bytes(&self, q: &Fifo) -> Option<u32> {
-        self.slot(q.head).map(|s| s.size.ip_bytes)
+        self.slot(q.head).map(|s| s.bytes)
     }
 
     /// Size of the packet at the head of `q`.
     pub(crate) fn front_size(&self, q: &Fifo) -> Option<SendSize> {
-        self.slot(q.head).map(|s| s.size)
+        self.slot(q.head).map(|s| self.size_of(q.head, s))
     }
 
     /// Removes the head of `q`: the packet and its size.
     pub(crate) fn pop_front(&mut self, q: &mut Fifo) -> Option<(P, SendSize)> {
         let i = q.head;
         let free = self.free;
+        let size = self.slot(i).map(|s| self.size_of(i, s))?;
         let slot = self.slot_mut(i)?;
         let pkt = slot.pkt.take();
-        let size = slot.size;
         let bytes = size.ip_bytes;
-        q.head = slot.next;
-        slot.next = free;
+        q.head = slot.next();
+        slot.link = free & LINK_NIL;
         self.free = i;
         self.used = self.used.saturating_sub(1);
         if q.head == NIL {
@@ -198,16 +234,16 @@ impl<P> Slab<P> {
     pub(crate) fn move_front(&mut self, src: &mut Fifo, dst: &mut Fifo) -> Option<u32> {
         let i = src.head;
         let slot = self.slot_mut(i)?;
-        let bytes = slot.size.ip_bytes;
-        src.head = slot.next;
-        slot.next = NIL;
+        let bytes = slot.bytes;
+        src.head = slot.next();
+        slot.set_next(NIL);
         if src.head == NIL {
             src.tail = NIL;
         }
         src.len = src.len.saturating_sub(1);
         src.bytes = src.bytes.saturating_sub(u64::from(bytes));
         if let Some(tail) = self.slot_mut(dst.tail) {
-            tail.next = i;
+            tail.set_next(i);
         } else {
             dst.head = i;
         }
@@ -223,7 +259,7 @@ impl<P> Slab<P> {
             return;
         }
         if let Some(tail) = self.slot_mut(dst.tail) {
-            tail.next = src.head;
+            tail.set_next(src.head);
         } else {
             dst.head = src.head;
         }
@@ -309,6 +345,41 @@ mod tests {
             out.push(p);
         }
         assert_eq!(out, [1, 2, 4, 5, 7, 8, 42]);
+        assert_eq!(s.used(), 0);
+    }
+
+    #[test]
+    fn segmented_sizes_survive_every_move() {
+        assert_eq!(core::mem::size_of::<Slot<u64>>(), 24);
+        let lso = SendSize {
+            ip_bytes: 66_340,
+            largest_ip_packet: 1500,
+            packets: 45,
+        };
+        let mut s = Slab::try_new(4).unwrap();
+        let (mut a, mut b) = (Fifo::EMPTY, Fifo::EMPTY);
+        s.push_back(&mut a, 1, lso).unwrap();
+        s.push_back(&mut a, 2, SendSize::single(100)).unwrap();
+        s.push_back(&mut a, 3, lso).unwrap();
+        assert_eq!(s.front_size(&a), Some(lso));
+        assert_eq!(s.move_front(&mut a, &mut b), Some(66_340));
+        s.splice(&mut b, &mut a);
+        assert_eq!(b.bytes(), 2 * 66_340 + 100);
+        assert_eq!(s.pop_front(&mut b), Some((1, lso)));
+        // The freed slot is reused for a plain packet: no stale flag.
+        s.push_back(&mut b, 4, SendSize::single(7)).unwrap();
+        let mut out = vec![];
+        while let Some(x) = s.pop_front(&mut b) {
+            out.push(x);
+        }
+        assert_eq!(
+            out,
+            [
+                (2, SendSize::single(100)),
+                (3, lso),
+                (4, SendSize::single(7))
+            ]
+        );
         assert_eq!(s.used(), 0);
     }
 
