@@ -248,3 +248,66 @@ fn nbl_of_many_net_buffers_is_one_ip_packet_per_net_buffer_against_max_sdu() {
     assert_clean(&sim, &ads);
     unload_clean(sim);
 }
+
+/// Brute force: cut the TCP payload into MSS pieces as the NIC does and
+/// add up the IP packets.
+fn brute_force(v6: bool, tcp_hdr: u32, payload: u32, mss: u32) -> (u64, u64, u32) {
+    let headers = ip_len(v6) + tcp_hdr;
+    let (mut n, mut bytes, mut largest) = (0u64, 0u64, 0u32);
+    let mut left = payload;
+    loop {
+        let take = left.min(mss);
+        n += 1;
+        bytes += u64::from(headers + take);
+        largest = largest.max(headers + take);
+        left -= take;
+        if left == 0 {
+            break;
+        }
+    }
+    (n, bytes, largest)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any family, TCP header length, payload, MSS and MDL split: the flow
+    /// is charged exactly the IP packets and bytes a brute-force
+    /// segmentation gives, and the send conforms iff its largest segment
+    /// is within MaxSduSize (borrow mode: non-conforming otherwise).
+    #[test]
+    fn lso_charges_what_a_brute_force_segmentation_puts_on_the_wire(
+        v6 in proptest::bool::ANY,
+        words in 5u32..=15,
+        payload in 1u32..40_000,
+        mss in 500u32..1600,
+        cuts in proptest::collection::vec(0usize..120, 0..4),
+    ) {
+        let tcp_hdr = words * 4;
+        let options = tcp_hdr - 20;
+        let spec = if v6 {
+            FrameSpec { protocol: 6, ..FrameSpec::udp6(7, 5001, (payload + options) as usize) }
+        } else {
+            FrameSpec::tcp4(7, 5001, (payload + options) as usize)
+        };
+        let mut f = spec.build();
+        let tcp = (ETH + ip_len(v6)) as usize;
+        f[tcp + 12] = (words as u8) << 4;
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let (sim, ads) = loaded(1);
+        let a = &ads[0];
+        publish_max_sdu(a, SdMode::Borrow);
+        let p = TxPacket::split(&f, &cuts).with_lso_v2(mss, tcp as u32, v6);
+        proptest::prop_assert_eq!(send_one(a, p), NDIS_STATUS_SUCCESS);
+        let (n, bytes, largest) = brute_force(v6, tcp_hdr, payload, mss);
+        let s = stats(a);
+        proptest::prop_assert_eq!(s.packets_transmitted, n);
+        proptest::prop_assert_eq!(s.bytes_transmitted, bytes);
+        let nonconforming = if largest > 1500 { n } else { 0 };
+        proptest::prop_assert_eq!(s.nonconforming_packets_transmitted, nonconforming);
+        proptest::prop_assert_eq!(lso_counters(a), (1, 0));
+        assert_clean(&sim, &ads);
+        unload_clean(sim);
+    }
+}
