@@ -438,10 +438,12 @@ impl Datapath {
             },
             _ => plain_size(first, l2),
         };
-        match parsed {
+        // By reference: moving the parse result out costs a 64-byte copy
+        // that stalls on the stores that just wrote it.
+        match &parsed {
             Ok(p) => {
-                let flow = match self.last_class {
-                    Some((k, f)) if k == p.key => f,
+                let flow = match &self.last_class {
+                    Some((k, f)) if *k == p.key => *f,
                     _ => {
                         let f = self.config.as_ref().and_then(|c| c.classify(&p.key));
                         self.last_class = Some((p.key, f));
@@ -456,7 +458,7 @@ impl Datapath {
                 (flow, Some((p.key.family, p.offsets)), size)
             }
             Err(why) => {
-                self.count_unclassifiable(why);
+                self.count_unclassifiable(*why);
                 (None, None, size)
             }
         }
