@@ -279,6 +279,9 @@ struct Gate {
     dim: u8,
     shift: u8,
     bits: Vec<u64>,
+    /// Per word of `bits`: the node a walk of a packet in the word's 64
+    /// blocks can start from (see [`Gate::set_starts`]).
+    starts: Vec<u32>,
 }
 
 impl Gate {
@@ -291,7 +294,51 @@ impl Gate {
             dim: u8::try_from(dim).unwrap_or(0),
             shift: u8::try_from(width.saturating_sub(blocks.trailing_zeros())).unwrap_or(0),
             bits: vec![0; (blocks / 64).max(1) as usize],
+            starts: vec![0; (blocks / 64).max(1) as usize],
         }
+    }
+
+    /// The inclusive interval of field values word `j` of the bitmap
+    /// covers.
+    fn word_range(&self, j: usize) -> (u32, u32) {
+        let lo = (j as u64).saturating_mul(64) << self.shift;
+        let hi = ((j as u64).saturating_add(1).saturating_mul(64) << self.shift).saturating_sub(1);
+        (
+            u32::try_from(lo).unwrap_or(u32::MAX),
+            u32::try_from(hi).unwrap_or(u32::MAX),
+        )
+    }
+
+    /// The deepest node every walk of a value in `lo..=hi` (of the gate's
+    /// field) passes: down from the root while the node splits on the
+    /// gate's field outside the interval.
+    fn start_for(&self, nodes: &[Node], (lo, hi): (u32, u32)) -> u32 {
+        let mut i = 0usize;
+        while let Some(n) = nodes.get(i) {
+            if n.is_leaf() || n.dim() != u32::from(self.dim) {
+                break;
+            }
+            if hi < n.value {
+                i = n.child();
+            } else if lo >= n.value {
+                i = n.child().wrapping_add(1);
+            } else {
+                break;
+            }
+        }
+        u32::try_from(i).unwrap_or(0)
+    }
+
+    /// Sets each word's start node (after a build). The top levels of a
+    /// tree mostly split on the field its rules are narrowest in, which is
+    /// the gate's: a walk that starts where the gate's word leads skips
+    /// them. Inserts keep the starts right: they only turn leaves into
+    /// subtrees in place, so a start node stays on every walk it was on.
+    fn set_starts(&mut self, nodes: &[Node]) {
+        let starts: Vec<u32> = (0..self.starts.len())
+            .map(|j| self.start_for(nodes, self.word_range(j)))
+            .collect();
+        self.starts = starts;
     }
 
     /// The blocks (first, last) `r`'s interval in the gate's field touches.
@@ -371,14 +418,15 @@ impl Gate {
         best.map_or_else(|| Self::closed(0, GATE_BLOCKS.0), |(_, g)| g)
     }
 
-    /// True when a rule of the tree may match a packet of key `key`.
+    /// The node to start the walk of key `key` from, or `None` when no
+    /// rule of the tree can match a packet of that key.
     #[inline]
-    fn admits(&self, key: &[u32; 8]) -> bool {
+    fn start(&self, key: &[u32; 8]) -> Option<usize> {
         let x = key.get(usize::from(self.dim & 7)).copied().unwrap_or(0);
         let b = x.checked_shr(u32::from(self.shift)).unwrap_or(0) as usize;
-        self.bits
-            .get(b / 64)
-            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        let w = self.bits.get(b / 64).copied().unwrap_or(0);
+        let start = self.starts.get(b / 64).copied().unwrap_or(0);
+        (w & (1 << (b % 64)) != 0).then_some(start as usize)
     }
 }
 
@@ -390,8 +438,8 @@ impl<A: Addr> Tree<A> {
     /// but for the loop's exit at the leaf: the child is `child + (key >=
     /// value)`, not a jump. It ends: a child is always after its parent.
     #[inline]
-    fn leaf(&self, key: &[u32; 8]) -> &[Rule<A>] {
-        let mut i = 0usize;
+    fn leaf(&self, key: &[u32; 8], start: usize) -> &[Rule<A>] {
+        let mut i = start;
         while let Some(&n) = self.nodes.get(i) {
             if n.is_leaf() {
                 let (start, len) = n.run();
@@ -426,6 +474,7 @@ impl<A: Addr> Tree<A> {
         t.grow(queue, budget, live);
         t.nodes.shrink_to_fit();
         t.entries.shrink_to_fit();
+        t.gate.set_starts(&t.nodes);
         t
     }
 
@@ -578,7 +627,12 @@ impl<A: Addr> Tree<A> {
     }
 
     fn heap_bytes(&self) -> usize {
-        let gate = self.gate.bits.capacity().saturating_mul(8);
+        let gate = self
+            .gate
+            .bits
+            .capacity()
+            .saturating_mul(8)
+            .saturating_add(self.gate.starts.capacity().saturating_mul(4));
         let nodes = self
             .nodes
             .capacity()
@@ -739,8 +793,8 @@ impl<A: Addr> Forest<A> {
             if t.min >= best {
                 break;
             }
-            if t.gate.admits(&k) {
-                best = scan(t.leaf(&k), best, p);
+            if let Some(start) = t.gate.start(&k) {
+                best = scan(t.leaf(&k, start), best, p);
             }
         }
         best
@@ -755,11 +809,10 @@ impl<A: Addr> Forest<A> {
             if t.min >= best {
                 break;
             }
-            if !t.gate.admits(&k) {
+            let Some(mut i) = t.gate.start(&k) else {
                 continue;
-            }
+            };
             cost.walked = cost.walked.saturating_add(1);
-            let mut i = 0usize;
             let mut leaf: &[Rule<A>] = &[];
             for _ in 0..=MAX_DEPTH {
                 let Some(n) = t.nodes.get(i) else { break };
@@ -896,6 +949,28 @@ impl<A: Addr> Forest<A> {
                 }
             }
             for r in &rules {
+                for j in 0..t.gate.starts.len() {
+                    // The start is on the descent for the word's values.
+                    let (lo, hi) = t.gate.word_range(j);
+                    let mut i = 0usize;
+                    let target = t.gate.starts[j] as usize;
+                    loop {
+                        if i == target {
+                            break;
+                        }
+                        let n = t.nodes[i];
+                        assert!(
+                            !n.is_leaf() && n.dim() == u32::from(t.gate.dim),
+                            "gate start off the walk"
+                        );
+                        if hi < n.value {
+                            i = n.child();
+                        } else {
+                            assert!(lo >= n.value, "gate start off the walk");
+                            i = n.child() + 1;
+                        }
+                    }
+                }
                 {
                     let gate = &t.gate;
                     let mut alone = gate.clone();
