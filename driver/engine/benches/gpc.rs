@@ -25,6 +25,15 @@
 //! same load on a shared machine; `Classifier::build` (which compiles both
 //! and keeps one) is timed on its own line, with the engine it picked.
 //!
+//! Environment: `GPC_SUMMARY_ONLY=1` prints the summary table and skips
+//! criterion; `GPC_TREE_ONLY=1` keeps only the decision-tree rows in it;
+//! `GPC_COUNT=<set name>` (with `GPC_COUNT_PASSES`, default 10) only
+//! classifies that set's trace with the trees, passes times, and prints
+//! the median and best pass in ns per packet: run it under
+//! `valgrind --tool=cachegrind --branch-sim=yes` with 0 and N passes and
+//! subtract to get instructions and branch mispredictions per packet,
+//! figures machine load does not disturb.
+//!
 //! Output: criterion's figures (classify is timed per whole trace, with the
 //! trace length as throughput: read "elem/s", or divide the time by the
 //! packet count printed below), then a summary table measured here without

@@ -1,5 +1,6 @@
-//! The decision-tree engine: HyperSplit-style binary splits over four
-//! fields, bounded leaves, a few trees per family.
+//! The decision-tree engine: HyperSplit-style binary splits over the
+//! address and port fields, bounded leaves, a few trees per family, each
+//! behind a gate.
 //!
 //! # Why this structure
 //! The tuple-space engine (module `table`) costs a hash and a Bloom test per
@@ -19,31 +20,39 @@
 //!   filter without a port condition, the only ones that can match it).
 //!   Protocol, inbound DSCP, VLAN, the low IPv6 bits and "needs ports" are
 //!   checked at the leaf by the compact [`Rule`] (the same check as the
-//!   tuple engine's buckets). 32-bit fields keep a node at 12 bytes and
-//!   make IPv6 lookups walk the same trees as IPv4 ones on sets that differ
-//!   only by a fixed /32 in front (the bench's IPv6 variants).
+//!   tuple engine's buckets). 32-bit fields keep nodes small and make IPv6
+//!   lookups walk the same trees as IPv4 ones on sets that differ only by a
+//!   fixed /32 in front (the bench's IPv6 variants).
 //! - **Splits (HyperSplit, Qi et al., INFOCOM 2009).** An inner node halves
-//!   the space of one field at one value: `key < value` goes left. At build,
-//!   each field's candidate values are the filter interval endpoints inside
-//!   the node's box (all of them in nodes of up to 64 filters, 64 evenly
-//!   spaced ones in larger nodes) and the split with the smallest `left² + right²` (filters on each side) wins: that
-//!   prefers balanced splits but not at the price of copies (60/60, 20%
-//!   copies, loses to 70/30, none). A split that does not shed a filter on
-//!   each side is never taken. A filter whose interval straddles the value goes both
+//!   the space of one field at one value: `key < value` goes left. At
+//!   build, each field's candidate values are the filter interval endpoints
+//!   inside the node's box (all of them in nodes of up to 64 filters, 64
+//!   evenly spaced ones in larger nodes) and the split with the smallest
+//!   `left² + right²` (filters on each side) wins: that prefers balanced
+//!   splits but not at the price of copies (60/60, 20% copies, loses to
+//!   70/30, none). A split that does not shed a filter on each side is
+//!   never taken. A filter whose interval straddles the value goes both
 //!   ways (replication). Binary splits on endpoints keep memory bounded,
 //!   unlike HiCuts' equal-size cuts.
+//! - **Nodes** are 8 bytes (`value`, and the child index and field packed
+//!   in one word), eight to a cache line, children in pairs (`child`,
+//!   `child + 1`) after their parent. A walk is branch-free but for the
+//!   loop's exit: the next node is `child + (key[field] >= value)`. At 10k
+//!   filters the trees outgrow L1 and each level is a dependent load, so
+//!   the node size shows: 8-byte nodes measured 8-10% faster than 12-byte
+//!   ones.
 //! - **Leaves.** A node with at most [`LEAF_SIZE`] filters, or whose best
 //!   split would not shed a filter on either side, or at [`MAX_DEPTH`], or
 //!   once the tree holds [`REPLICATION`] times its filters in leaves (the
 //!   build goes breadth first, so a tree that runs out stops at an even
-//!   depth), becomes
-//!   a leaf: a run of compact [`Rule`]s (36 bytes for IPv4) held inline,
-//!   best rank first. The scan stops at the first rule that matches, or as
-//!   soon as a rule cannot beat the best found in an earlier tree. Inline
-//!   rules spare the scan a dependent load per rule (holding `u32`
-//!   positions into one rule array instead measured 10-30% slower), and
-//!   the groups below keep copies rare: ClassBench sets hold 1.0-1.3 rules
-//!   per filter in leaves, 38-46 bytes per IPv4 filter with the nodes.
+//!   depth), becomes a leaf: a run of compact [`Rule`]s (36 bytes for
+//!   IPv4) held inline, best rank first. The scan stops at the first rule
+//!   that matches, or as soon as a rule cannot beat the best found in an
+//!   earlier tree. Inline rules spare the scan a dependent load per rule
+//!   (holding `u32` positions into one rule array instead measured 10-30%
+//!   slower), and the groups below keep copies rare: ClassBench sets hold
+//!   1.0-1.3 rules per filter in leaves, 42-63 bytes of index per IPv4
+//!   filter with nodes and gates.
 //! - **Groups (after EffiCuts/CutSplit).** Filters wide in the field a
 //!   tree splits on straddle every split of it and get copied into every
 //!   leaf below. So each family's filters are partitioned by the field they
@@ -51,30 +60,52 @@
 //!   (at least [`Addr::SHORT_BELOW`]: /16 for IPv4, /48 for IPv6); 1, short
 //!   source and long destination; 2-5, both short: by the field (source,
 //!   destination, source port, destination port) in which the filter is
-//!   narrowest relative to the field's size; 6, wild: even its narrowest
-//!   field is wide (`WILD_SCORE`), a short scan. On ClassBench fw1 10k, a
-//!   single "both short" group of 406 filters had to be copied 17 times
-//!   (leaves of 100); split four ways by narrow field it holds under one
-//!   copy per filter and leaves of 8-29. Lookup walks the trees in order of
-//!   the best rank they hold and stops when the next cannot beat the match
-//!   found so far (1.3-5 trees per packet on ClassBench).
+//!   narrowest relative to the field's size (IPv6 addresses scored on the
+//!   32 bits after the first 32, an allocation prefix most packets share);
+//!   6, wild: even its narrowest field is wide (`WILD_SCORE`), a short scan.
+//!   On ClassBench fw1 10k, a single "both short" group of 406 filters had
+//!   to be copied 17 times (leaves of 100); split four ways by narrow field
+//!   it holds under one copy per filter and leaves of 8-29.
+//! - **Gates.** With up to seven trees, walking each (and scanning its
+//!   leaf) for every packet cost more than the walks themselves: most trees
+//!   hold no rule the packet can match. Each tree has a [`Gate`]: a bitmap
+//!   over blocks of one field (about 16 blocks per rule, 2 Ki..64 Ki
+//!   blocks: the top bits of an address word, or of a port), with a bit set
+//!   where a rule of the tree reaches; the field is the one the tree's
+//!   rules fill least. A clear bit skips the tree for one load and a bit
+//!   test. Each 64-block word of the bitmap also names the node a walk of
+//!   a packet in those blocks starts from (the top levels of a tree mostly
+//!   split on the gate's field, so the start skips them). On ClassBench
+//!   10k this cut trees walked per packet from 1.7-4.8 to 1.1-2.1, nodes
+//!   from 14-34 to 6-10 and rules checked from 7-19 to 4-6.
 //!
-//! Lookup allocates nothing and cannot panic; a walk ends because every
-//! child is stored after its parent. Nodes are 8 bytes (`value`, and the
-//! child index and field packed in one word), so a cache line holds eight:
-//! at 10k filters the trees outgrow L1 and each level of a walk is a
-//! dependent load, so smaller nodes measured 8-10% faster than 12-byte
-//! ones.
+//! Lookup walks the trees in order of the best rank they hold and stops
+//! when the next cannot beat the match found so far. It allocates nothing
+//! and cannot panic; a walk ends because every child is stored after its
+//! parent.
+//!
+//! Tried and dropped (measured on the development machine): three levels
+//! of a subtree packed in one 64-byte node, all seven comparisons made at
+//! once (a third of the dependent loads but three times the instructions:
+//! slower); walking all trees in lockstep so that their loads overlap (10%
+//! faster on fw1 10k before gates, 20-60% slower elsewhere); leaves of 4 or
+//! 16 rules (no better); the protocol as a split field (no better); a
+//! second gate on the next best field (no tree skipped that the first let
+//! through); dropping rules a better rule covers within a leaf's box (4%
+//! fewer checks, not worth rebuilding a tree on removal).
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
-//! behind the new rule's shift by one, then the rule is copied into every
-//! leaf of its group's tree that its box overlaps (the leaf's run is
-//! re-laid at the end of the entry array); a leaf that passes
-//! [`SPLIT_AT`] filters is grown into a subtree on the spot, the same way
-//! the build grows nodes, so a set built one filter at a time (the way
-//! `tcctl` adds them) keeps short leaves. [`Forest::without`] re-lays the
-//! entries without the rule. Both are O(entries), far below a rebuild.
+//! behind the new rule's shift by one, the rule opens its blocks in its
+//! tree's gate, then it is copied into every leaf of its group's tree that
+//! its box overlaps (the leaf's run is re-laid at the end of the entry
+//! array); a leaf that passes [`SPLIT_AT`] filters is grown into a subtree
+//! on the spot, the same way the build grows nodes, so a set built one
+//! filter at a time (the way `tcctl` adds them) keeps short leaves. Leaves
+//! only ever grow into subtrees in place, so the gates' start nodes stay on
+//! the walks. [`Forest::without`] re-lays the entries without the rule
+//! (gate bits stay set: a stale bit costs a walk, never an answer). Both
+//! are O(entries), far below a rebuild.
 
 use alloc::collections::VecDeque;
 use alloc::vec;
@@ -262,8 +293,10 @@ struct Tree<A> {
 /// Fewest and most blocks a [`Gate`] tells apart (powers of two): about
 /// [`GATE_BLOCKS_PER_RULE`] per rule of the tree in between.
 const GATE_BLOCKS: (u32, u32) = (1 << 11, 1 << 16);
-/// Gate blocks per rule of the tree (a gate costs a bit per block: half a
-/// byte per rule).
+/// Gate blocks per rule of the tree (a gate costs a bit per block, and a
+/// start node per 64 blocks: about 3 bytes per rule). Fewer measured more
+/// walks (4 per rule: fw1 10k 2.6 trees walked per packet, 16: 2.1), more
+/// no faster.
 const GATE_BLOCKS_PER_RULE: usize = 16;
 
 /// A tree's gate: one bit per block of one field (the top `log2(blocks)`
