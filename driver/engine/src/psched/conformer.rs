@@ -67,6 +67,7 @@ impl ConformerParams {
     /// Derives the parameters of a flow. A spec that [`crate::flow::validate_flow`]
     /// would refuse is made safe rather than trusted: a rate of 0 becomes
     /// 1 byte/s, a bucket of 0 becomes one byte, sizes are clamped to 32 bits.
+    /// (The conformer also clamps rates to [`MAX_RATE`].)
     #[must_use]
     pub fn from_spec(spec: &FlowSpec) -> Self {
         let clamp32 = |v: u64| u32::try_from(v.min(MAX_BUCKET)).unwrap_or(u32::MAX);
@@ -119,22 +120,23 @@ pub enum Verdict {
     Never,
 }
 
+/// Largest rate a bucket keeps, in bytes/s (2^62, about 3.7 * 10^19 bit/s):
+/// with it the credit cap `depth + rate - 1` never saturates, so the depth
+/// need not be stored. Larger rates are clamped (no link comes near).
+pub const MAX_RATE: u64 = 1 << 62;
+
 /// One bucket: credit in byte-ticks, at most `depth` bytes worth plus less
 /// than one tick of rate (see the module doc, "Bound"). A rate of 0 means
 /// the bucket is absent (its depth is kept, to report the parameters).
+/// 24 bytes: the depth is `cap - (rate - 1)` (`cap` when the rate is 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Bucket {
+    /// Bytes/s, at most [`MAX_RATE`]; 0 = no bucket.
     rate: u64,
-    /// Depth in byte-ticks.
-    depth: i64,
-    /// Cap of the credit: `depth + rate - 1`.
+    /// Cap of the credit: `depth + rate - 1` byte-ticks.
     cap: i64,
     /// Current credit in byte-ticks; negative = debt.
     credit: i64,
-}
-
-fn cap_of(depth: i64, rate: u64) -> i64 {
-    depth.saturating_add(i64::try_from(rate.saturating_sub(1)).unwrap_or(i64::MAX))
 }
 
 /// [`TICKS_PER_SEC`] as a signed factor (10^7 fits any integer type).
@@ -146,16 +148,29 @@ fn scaled(bytes: u32) -> i64 {
     i64::from(bytes).saturating_mul(TPS)
 }
 
+/// `rate - 1` as a credit amount (0 for an absent bucket).
+#[inline]
+fn slack(rate: u64) -> i64 {
+    // rate <= 2^62: fits.
+    i64::try_from(rate.saturating_sub(1)).unwrap_or(i64::MAX)
+}
+
 impl Bucket {
     fn new(rate: Option<u64>, depth_bytes: u32) -> Self {
         let depth = scaled(depth_bytes);
-        let rate = rate.unwrap_or(0);
+        let rate = rate.unwrap_or(0).min(MAX_RATE);
         Self {
             rate,
-            depth,
-            cap: cap_of(depth, rate),
+            // depth < 2^56 and slack < 2^62: no saturation.
+            cap: depth.saturating_add(slack(rate)),
             credit: depth,
         }
+    }
+
+    /// Depth in byte-ticks.
+    #[inline]
+    fn depth(&self) -> i64 {
+        self.cap.saturating_sub(slack(self.rate))
     }
 
     fn rate(&self) -> Option<u64> {
@@ -163,7 +178,7 @@ impl Bucket {
     }
 
     fn depth_bytes(&self) -> u32 {
-        u32::try_from(self.depth.checked_div(TPS).unwrap_or(0)).unwrap_or(u32::MAX)
+        u32::try_from(self.depth().checked_div(TPS).unwrap_or(0)).unwrap_or(u32::MAX)
     }
 
     #[inline]
@@ -177,9 +192,12 @@ impl Bucket {
 
     /// Ticks until the bucket holds what a packet of `charge` needs.
     fn wait(&self, charge: u32) -> Ticks {
-        let need = scaled(charge).min(self.depth);
+        if self.rate == 0 {
+            return 0;
+        }
+        let need = scaled(charge).min(self.depth());
         let deficit = need.saturating_sub(self.credit);
-        if deficit <= 0 || self.rate == 0 {
+        if deficit <= 0 {
             return 0;
         }
         let deficit = deficit.unsigned_abs();
@@ -195,7 +213,7 @@ impl Bucket {
     /// Whether the bucket holds what a packet of `charge` needs now.
     #[inline]
     fn has(&self, charge: u32) -> bool {
-        self.rate == 0 || self.credit >= scaled(charge).min(self.depth)
+        self.rate == 0 || self.credit >= scaled(charge).min(self.depth())
     }
 
     #[inline]
@@ -212,13 +230,14 @@ impl Bucket {
         let credit = self.credit;
         *self = Self::new(rate, depth_bytes);
         if !was_absent {
-            self.credit = credit.min(self.depth);
+            self.credit = credit.min(self.depth());
         }
     }
 }
 
 /// A flow's conformer state: the two buckets and the time they were last
-/// brought up to date. 80 bytes, everything the per-packet path reads.
+/// brought up to date. 64 bytes (one cache line), everything the per-packet
+/// path reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conformer {
     token: Bucket,
