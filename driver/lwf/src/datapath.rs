@@ -443,7 +443,7 @@ impl Datapath {
         match &parsed {
             Ok(p) => {
                 let flow = match &self.last_class {
-                    Some((k, f)) if *k == p.key => *f,
+                    Some((k, f)) if same_key(k, &p.key) => *f,
                     _ => {
                         let f = self.config.as_ref().and_then(|c| c.classify(&p.key));
                         self.last_class = Some((p.key, f));
@@ -553,6 +553,20 @@ impl Datapath {
     pub fn set_link_speed(&mut self, _now: Ticks, bps: u64) {
         self.link_speed = bps;
     }
+}
+
+/// `a == b`, narrow fields first: two connections usually differ in their
+/// ports, which settles it before the 16-byte address loads (those stall
+/// on store forwarding right after the parser wrote the key).
+fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
+    a.l4 == b.l4
+        && a.protocol == b.protocol
+        && a.dst == b.dst
+        && a.src == b.src
+        && a.family == b.family
+        && a.dscp == b.dscp
+        && a.ecn == b.ecn
+        && a.vlan == b.vlan
 }
 
 /// Two sends as one: bytes and packets add up, the largest packet is the
