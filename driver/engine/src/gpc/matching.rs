@@ -155,6 +155,8 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     fn or(a: Self, b: Self) -> Self;
     /// `a == 0`.
     fn is_zero(a: Self) -> bool;
+    /// The number of leading one bits of a mask (its prefix length).
+    fn ones(mask: Self) -> u8;
     /// A 64-bit digest of a (source, destination) pair, exact for IPv4.
     fn fold(src: Self, dst: Self) -> u64;
     /// The 32-bit words a decision tree splits on: the whole address for
@@ -202,6 +204,10 @@ impl Addr for u32 {
         a == 0
     }
     #[inline]
+    fn ones(mask: Self) -> u8 {
+        u8::try_from(mask.leading_ones()).unwrap_or(u8::MAX)
+    }
+    #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
         (u64::from(src) << 32) | u64::from(dst)
     }
@@ -242,6 +248,10 @@ impl Addr for u128 {
     #[inline]
     fn is_zero(a: Self) -> bool {
         a == 0
+    }
+    #[inline]
+    fn ones(mask: Self) -> u8 {
+        u8::try_from(mask.leading_ones()).unwrap_or(u8::MAX)
     }
     #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
@@ -318,27 +328,35 @@ impl<A: Addr> Packet<A> {
     }
 }
 
-/// `Rule::dscp` when the filter has no DSCP condition (DSCP is 6 bits).
-const NO_DSCP: u8 = u8::MAX;
-/// `Rule::vlan` when the filter has no VLAN condition (a VLAN id is 12 bits).
-const NO_VLAN: u16 = u16::MAX;
-/// `Rule::flags`: the filter has no protocol condition.
-const ANY_PROTO: u8 = 1;
-/// `Rule::flags`: the filter has a port condition.
-const NEEDS_PORTS: u8 = 2;
+/// [`Rule::cond`] layout: the protocol number (bits 0..8), how it is
+/// checked (bits 8..10: [`ANY_PROTO`], [`ONE_PROTO`], [`TCP_OR_UDP`]), "needs
+/// ports" (bit 10), the DSCP required (bits 11..18, [`NO_DSCP`] for none)
+/// and the VLAN id required (bits 18..31, [`NO_VLAN`] for none).
+const ANY_PROTO: u32 = 0;
+/// [`Rule::cond`]: the protocol must be the one in bits 0..8.
+const ONE_PROTO: u32 = 1;
+/// [`Rule::cond`]: the protocol must be TCP or UDP.
+const TCP_OR_UDP: u32 = 2;
+/// [`Rule::cond`]: the filter has a port condition.
+const NEEDS_PORTS: u32 = 1 << 10;
+/// DSCP field of [`Rule::cond`] without a condition (DSCP is 6 bits).
+const NO_DSCP: u32 = 0x7F;
+/// VLAN field of [`Rule::cond`] without a condition (VLAN ids are 12 bits).
+const NO_VLAN: u32 = 0x1FFF;
 
 /// The conditions of one filter in the compact form a bucket or leaf holds
-/// inline (36 bytes for IPv4), so that scanning reads consecutive memory
-/// and never the filter itself. `idx` is the filter's position in rank
-/// order.
+/// inline (32 bytes for IPv4, aligned so that two fill a cache line and
+/// none straddles two), so that scanning reads consecutive memory and
+/// never the filter itself. `idx` is the filter's position in rank order.
 ///
 /// The form is chosen for [`Rule::matches`], which a lookup runs on most
 /// rules of a leaf and which fails on most: the prefix masks are stored
 /// (not recomputed from the lengths per check), so the address test, which
 /// rejects most rules, is two XORs, two ANDs and one branch; the other
-/// conditions are encoded so they need no branch (absent conditions as
-/// values no packet has, port ranges as start and span).
+/// conditions are packed in one word and tested without branches (absent
+/// conditions as values no packet has, port ranges as start and span).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(32))]
 pub(crate) struct Rule<A> {
     src: A,
     src_mask: A,
@@ -350,42 +368,36 @@ pub(crate) struct Rule<A> {
     dport: (u16, u16),
     /// The filter's index (rank order, smaller wins).
     pub(crate) idx: u32,
-    src_len: u8,
-    dst_len: u8,
-    /// The protocol numbers accepted (the same one twice for a single
-    /// protocol); ignored under [`ANY_PROTO`].
-    protos: (u8, u8),
-    /// [`ANY_PROTO`], [`NEEDS_PORTS`].
-    flags: u8,
-    /// DSCP required, [`NO_DSCP`] for none.
-    dscp: u8,
-    /// VLAN id required, [`NO_VLAN`] for none.
-    vlan: u16,
+    /// Protocol, port, DSCP and VLAN conditions (see [`ANY_PROTO`]).
+    cond: u32,
 }
 
 impl<A: Addr> Rule<A> {
     /// The compact form of `f` at index `idx`.
     pub(crate) fn new(f: &Filter, idx: u32) -> Self {
-        let one = |p| (p, p);
-        let (protos, any) = match f.protocol {
-            ProtocolMatch::Any => ((0, 0), ANY_PROTO),
-            ProtocolMatch::Tcp => (one(PROTO_TCP), 0),
-            ProtocolMatch::Udp => (one(PROTO_UDP), 0),
-            ProtocolMatch::TcpOrUdp => ((PROTO_TCP, PROTO_UDP), 0),
+        let (proto, check) = match f.protocol {
+            ProtocolMatch::Any => (0, ANY_PROTO),
+            ProtocolMatch::Tcp => (PROTO_TCP, ONE_PROTO),
+            ProtocolMatch::Udp => (PROTO_UDP, ONE_PROTO),
+            ProtocolMatch::TcpOrUdp => (PROTO_TCP, TCP_OR_UDP),
             ProtocolMatch::Icmp => (
-                one(match f.family {
+                match f.family {
                     Family::V4 => PROTO_ICMP,
                     Family::V6 => PROTO_ICMPV6,
-                }),
-                0,
+                },
+                ONE_PROTO,
             ),
-            ProtocolMatch::Number(n) => (one(n), 0),
+            ProtocolMatch::Number(n) => (n, ONE_PROTO),
         };
         let ports = if f.has_port_condition() {
             NEEDS_PORTS
         } else {
             0
         };
+        // Validation keeps DSCP below 64 and VLAN ids below 4096, so the
+        // "none" values never collide with a condition.
+        let dscp = f.dscp.map_or(NO_DSCP, |d| u32::from(d) & 0x3F);
+        let vlan = f.vlan.map_or(NO_VLAN, |v| u32::from(v) & 0xFFF);
         let range = |r: PortRange| (r.lo, r.hi.saturating_sub(r.lo));
         let src_mask = A::mask(f.src.len);
         let dst_mask = A::mask(f.dst.len);
@@ -397,19 +409,12 @@ impl<A: Addr> Rule<A> {
             sport: range(f.src_ports),
             dport: range(f.dst_ports),
             idx,
-            src_len: f.src.len,
-            dst_len: f.dst.len,
-            protos,
-            flags: any | ports,
-            // Validation keeps DSCP below 64 and VLAN ids below 4096, so
-            // the "none" values never collide with a condition.
-            dscp: f.dscp.unwrap_or(NO_DSCP),
-            vlan: f.vlan.unwrap_or(NO_VLAN),
+            cond: u32::from(proto) | (check << 8) | ports | (dscp << 11) | (vlan << 18),
         }
     }
 
     const fn needs_ports(&self) -> bool {
-        self.flags & NEEDS_PORTS != 0
+        self.cond & NEEDS_PORTS != 0
     }
 
     /// The destination port when the filter names exactly one (the key of
@@ -433,8 +438,8 @@ impl<A: Addr> Rule<A> {
     }
 
     /// Source and destination prefix lengths.
-    pub(crate) const fn lens(&self) -> (u8, u8) {
-        (self.src_len, self.dst_len)
+    pub(crate) fn lens(&self) -> (u8, u8) {
+        (A::ones(self.src_mask), A::ones(self.dst_mask))
     }
 
     /// Source and destination port ranges, inclusive (0..=65535 when no
@@ -457,15 +462,20 @@ impl<A: Addr> Rule<A> {
         )) {
             return false;
         }
-        let proto =
-            (self.flags & ANY_PROTO != 0) | (p.proto == self.protos.0) | (p.proto == self.protos.1);
+        let c = self.cond;
+        let check = (c >> 8) & 3;
+        let proto = (check == ANY_PROTO)
+            | (u32::from(p.proto) == c & 0xFF)
+            | ((check == TCP_OR_UDP) & (p.proto == PROTO_UDP));
         // A packet without ports has ports 0 and fails every rule that
         // needs ports through the flag.
         let ports = (p.sport.wrapping_sub(self.sport.0) <= self.sport.1)
             & (p.dport.wrapping_sub(self.dport.0) <= self.dport.1)
             & (p.has_ports | !self.needs_ports());
-        let dscp = (self.dscp == NO_DSCP) | (self.dscp == p.dscp);
-        let vlan = (self.vlan == NO_VLAN) | (self.vlan == p.vid);
+        let dscp = (c >> 11) & 0x7F;
+        let dscp = (dscp == NO_DSCP) | (dscp == u32::from(p.dscp));
+        let vlan = (c >> 18) & 0x1FFF;
+        let vlan = (vlan == NO_VLAN) | (vlan == u32::from(p.vid));
         proto & ports & dscp & vlan
     }
 }

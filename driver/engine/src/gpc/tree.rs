@@ -45,13 +45,13 @@
 //!   split would not shed a filter on either side, or at [`MAX_DEPTH`], or
 //!   once the tree holds [`REPLICATION`] times its filters in leaves (the
 //!   build goes breadth first, so a tree that runs out stops at an even
-//!   depth), becomes a leaf: a run of compact [`Rule`]s (36 bytes for
+//!   depth), becomes a leaf: a run of compact [`Rule`]s (32 bytes for
 //!   IPv4) held inline, best rank first. The scan stops at the first rule
 //!   that matches, or as soon as a rule cannot beat the best found in an
 //!   earlier tree. Inline rules spare the scan a dependent load per rule
 //!   (holding `u32` positions into one rule array instead measured 10-30%
 //!   slower), and the groups below keep copies rare: ClassBench sets hold
-//!   1.0-1.3 rules per filter in leaves, 42-63 bytes of index per IPv4
+//!   1.0-1.3 rules per filter in leaves, 38-57 bytes of index per IPv4
 //!   filter with nodes and gates.
 //! - **Groups (after EffiCuts/CutSplit).** Filters wide in the field a
 //!   tree splits on straddle every split of it and get copied into every
