@@ -9,7 +9,9 @@
 //! - [`Rank`] (in `rank`): the ONE total order that decides which filter
 //!   wins when several match (Policy-based QoS precedence, made total).
 //! - [`Classifier`] (in `classifier`): the filter set compiled into an
-//!   immutable, allocation-free lookup structure: decision trees (`tree`)
+//!   immutable, allocation-free lookup structure: decision trees (`tree`:
+//!   HyperSplit trees over a partition of the filters, each tree behind a
+//!   bitmap gate that skips it for packets none of its rules can match)
 //!   or TupleMerge-style hash tables (`table`), whichever a cost model
 //!   prefers for the set, see [`Engine`].
 //! - [`reference`]: the plain linear classifier, the oracle for differential
