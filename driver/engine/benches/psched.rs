@@ -7,7 +7,10 @@
 //! - `policed`: borrow-mode flows with a rate (the conformer runs on every
 //!   packet, some packets are non-conforming), one packet in, one out, flows
 //!   picked from a shuffled trace;
-//! - `policed+mark`: the same plus `mark::decide` on the released packet;
+//! - `policed+mark`: the same plus `mark::decide` on the released packet
+//!   (what the driver does today: it reads the flow's spec);
+//! - `policed+marks table`: the same with the marks read from a per-flow
+//!   `mark::FlowMarks` table made at configuration time (8 bytes a flow);
 //! - `shaped`: every flow backlogged in the shaper (8 packets each); each
 //!   released packet is replaced by a new one of the same flow, the clock
 //!   advancing so that about one packet is due per step: every packet goes
@@ -33,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
-use qos_engine::mark::{MarkMaps, decide};
+use qos_engine::mark::{FlowMarks, MarkMaps, decide};
 use qos_engine::psched::{Limits, Scheduler};
 use qos_engine::time::TICKS_PER_SEC;
 
@@ -111,8 +114,16 @@ fn trace(n: usize) -> Vec<usize> {
         .collect()
 }
 
+/// How `policed` decides a released packet's marks.
+#[derive(Clone, Copy, PartialEq)]
+enum Mark {
+    No,
+    Decide,
+    Table,
+}
+
 /// One packet in, one out: the conformer decides on every packet.
-fn policed(n: usize, mark: bool) -> impl FnMut(u64) -> Duration {
+fn policed(n: usize, mark: Mark) -> impl FnMut(u64) -> Duration {
     // Each flow gets ~1 packet per n ticks on average; a 1000-byte packet per
     // n ticks is 10^10/n B/s: at half that, about half the packets conform.
     let rate = (10_000_000_000 / n as u64 / 2).max(1);
@@ -120,6 +131,10 @@ fn policed(n: usize, mark: bool) -> impl FnMut(u64) -> Duration {
     let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
     s.reconfigure(0, &flows).unwrap();
     let maps = MarkMaps::default();
+    let table: Vec<FlowMarks> = flows
+        .iter()
+        .map(|(_, f)| FlowMarks::new(&maps, f))
+        .collect();
     let t = trace(n);
     let mut now = 0u64;
     move |iters| {
@@ -130,9 +145,15 @@ fn policed(n: usize, mark: bool) -> impl FnMut(u64) -> Duration {
             let _ = s.enqueue(now, Some(f), 1000, i);
             let r = s.dequeue(now).unwrap();
             s.send_completed(1);
-            if mark {
-                let spec = &flows[r.flow.unwrap()].1;
-                black_box(decide(&maps, spec, r.conforming));
+            match mark {
+                Mark::No => {}
+                Mark::Decide => {
+                    let spec = &flows[r.flow.unwrap()].1;
+                    black_box(decide(&maps, spec, r.conforming));
+                }
+                Mark::Table => {
+                    black_box(table[r.flow.unwrap()].get(r.conforming));
+                }
             }
             black_box(r);
         }
@@ -195,10 +216,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("unclassified", |b| b.iter_custom(unclassified()));
     for n in [10, 10_000] {
         g.bench_function(format!("policed/{n} flows"), |b| {
-            b.iter_custom(policed(n, false))
+            b.iter_custom(policed(n, Mark::No))
         });
         g.bench_function(format!("policed+mark/{n} flows"), |b| {
-            b.iter_custom(policed(n, true))
+            b.iter_custom(policed(n, Mark::Decide))
+        });
+        g.bench_function(format!("policed+marks table/{n} flows"), |b| {
+            b.iter_custom(policed(n, Mark::Table))
         });
         g.bench_function(format!("shaped/{n} flows"), |b| b.iter_custom(shaped(n)));
     }

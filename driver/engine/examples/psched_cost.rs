@@ -11,13 +11,14 @@
 //! Instructions per packet = (Ir at 2N packets - Ir at N packets) / N: the
 //! difference removes setup (flow configuration, trace generation).
 //!
-//! Scenarios: `unclassified`, `policed N`, `policed+mark N`, `shaped N` (N
-//! flows); the trace is the benchmark's (flows drawn uniformly at random).
+//! Scenarios: `unclassified`, `policed N`, `policed+mark N` (the mark
+//! decision by `mark::decide` on the flow's spec), `policed+table N` (by a
+//! per-flow `mark::FlowMarks` table), `shaped N` (N flows); the trace is the benchmark's (flows drawn uniformly at random).
 
 use std::hint::black_box;
 
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
-use qos_engine::mark::{MarkMaps, decide};
+use qos_engine::mark::{FlowMarks, MarkMaps, decide};
 use qos_engine::psched::{Limits, Scheduler};
 use qos_engine::time::TICKS_PER_SEC;
 
@@ -65,6 +66,29 @@ fn trace(n: usize) -> Vec<usize> {
     (0..65_536)
         .map(|_| (rng(&mut s) % n as u64) as usize)
         .collect()
+}
+
+/// `policed` with the mark decision from a per-flow `FlowMarks` table.
+fn policed_table(n: usize, packets: u64) {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let maps = MarkMaps::default();
+    let table: Vec<FlowMarks> = flows
+        .iter()
+        .map(|(_, f)| FlowMarks::new(&maps, f))
+        .collect();
+    let t = trace(n);
+    for i in 0..packets {
+        let now = i + 1;
+        let f = t[(i as usize) & 0xFFFF];
+        let _ = s.enqueue(now, Some(f), 1000, i);
+        let r = s.dequeue(now).unwrap();
+        s.send_completed(1);
+        black_box(table[r.flow.unwrap()].get(r.conforming));
+        black_box(r);
+    }
 }
 
 fn policed(n: usize, mark: bool, packets: u64) {
@@ -135,6 +159,7 @@ fn main() {
         Some("policed") => policed(num(2) as usize, false, num(3)),
         Some("policed+mark") => policed(num(2) as usize, true, num(3)),
         Some("shaped") => shaped(num(2) as usize, num(3)),
+        Some("policed+table") => policed_table(num(2) as usize, num(3)),
         _ => panic!("{usage}"),
     }
 }

@@ -15,5 +15,5 @@ mod maps;
 mod rewrite;
 
 pub use ieee8021q::Ieee8021QInfo;
-pub use maps::{MarkMaps, Marks, PerServiceType, decide, validate_maps};
+pub use maps::{FlowMarks, MarkMaps, Marks, PerServiceType, decide, validate_maps};
 pub use rewrite::{Applied, MarkError, apply, reset_dscp, rewrite_dscp, rewrite_pcp};

@@ -924,9 +924,12 @@ impl<P> Scheduler<P> {
         if self.outstanding >= self.limits.max_outstanding {
             return None;
         }
-        let (pkt, size, qid) = match self.express.take() {
-            Some(e) => (e.pkt, e.size, e.qid),
-            None => self.seq_pop()?,
+        // Looked at in place: taking an empty Option would still move it.
+        let (pkt, size, qid) = if self.express.is_some() {
+            let e = self.express.take()?;
+            (e.pkt, e.size, e.qid)
+        } else {
+            self.seq_pop()?
         };
         Some(self.hand_out(pkt, size, qid))
     }
@@ -1091,7 +1094,8 @@ impl<P> Scheduler<P> {
     ) -> Result<(), ConfigError> {
         self.flush_express();
         let total = flows.len().saturating_add(1);
-        if u32::try_from(total.saturating_mul(2)).is_err() {
+        // Queue ids (2 per flow) stay below NIL.
+        if total.saturating_mul(2) >= idx(NIL) {
             return Err(ConfigError::new(
                 ErrorKind::LimitExceeded,
                 Object::Adapter,

@@ -10,21 +10,20 @@ use alloc::vec::Vec;
 
 use super::send_size::SendSize;
 
-/// The "no slot" link.
-pub(crate) const NIL: u32 = u32::MAX;
+/// The "no slot" link (also "no queue" in the scheduler): bit 31 is free
+/// for [`SEG`], so links need no masking beyond that bit.
+pub(crate) const NIL: u32 = (1 << 31) - 1;
 
 /// Bit 31 of a slot's link: the slot holds a segmented send, whose largest
 /// packet and packet count are in [`Slab`]'s side table (a plain packet's
 /// size is its byte count alone, so a slot stays as small as before LSO
 /// sizes: 24 bytes for an 8-byte handle).
 const SEG: u32 = 1 << 31;
-/// [`NIL`] as stored in a link (without bit 31).
-const LINK_NIL: u32 = !SEG;
 
 #[derive(Debug)]
 struct Slot<P> {
     pkt: Option<P>,
-    /// The next slot (or [`LINK_NIL`]) in bits 0..31, [`SEG`] in bit 31.
+    /// The next slot (or [`NIL`]) in bits 0..31, [`SEG`] in bit 31.
     link: u32,
     /// IP bytes of the send.
     bytes: u32,
@@ -32,13 +31,12 @@ struct Slot<P> {
 
 impl<P> Slot<P> {
     const fn next(&self) -> u32 {
-        let l = self.link & LINK_NIL;
-        if l == LINK_NIL { NIL } else { l }
+        self.link & !SEG
     }
 
     /// Sets the next slot, keeping the segmented flag.
     const fn set_next(&mut self, next: u32) {
-        self.link = (self.link & SEG) | (next & LINK_NIL);
+        self.link = (self.link & SEG) | (next & !SEG);
     }
 }
 
@@ -90,9 +88,10 @@ pub(crate) struct Slab<P> {
 }
 
 impl<P> Slab<P> {
-    /// A slab of `capacity` slots (at most `2^31 - 2`).
+    /// A slab of `capacity` slots (at most `2^31 - 1`: indexes below
+    /// [`NIL`]).
     pub(crate) fn try_new(capacity: u32) -> Result<Self, TryReserveError> {
-        let capacity = capacity.min(LINK_NIL.saturating_sub(1));
+        let capacity = capacity.min(NIL);
         let n = usize::try_from(capacity).unwrap_or(0);
         let mut slots = Vec::new();
         let mut segs = Vec::new();
@@ -104,7 +103,7 @@ impl<P> Slab<P> {
             let next = i.saturating_add(1);
             slots.push(Slot {
                 pkt: None,
-                link: if next < capacity { next } else { LINK_NIL },
+                link: if next < capacity { next } else { NIL },
                 bytes: 0,
             });
             i = next;
@@ -153,40 +152,20 @@ impl<P> Slab<P> {
     }
 
     /// Appends a packet to `q`; gives it back if the slab is full.
+    #[inline]
     pub(crate) fn push_back(&mut self, q: &mut Fifo, pkt: P, size: SendSize) -> Result<(), P> {
-        match self.reserve() {
-            Some(i) => self.push_reserved(q, i, pkt, size),
-            None => Err(pkt),
-        }
-    }
-
-    /// Reserves a free slot (counted as used, linked to nothing); `None` if
-    /// the slab is full. Fill it with [`Self::push_reserved`].
-    fn reserve(&mut self) -> Option<u32> {
         let i = self.free;
-        let slot = self.slot_mut(i)?;
-        let next_free = slot.next();
-        slot.link = LINK_NIL;
-        self.free = next_free;
-        self.used = self.used.saturating_add(1);
-        Some(i)
-    }
-
-    /// Stores a packet in slot `i` (from [`Self::reserve`]) and appends it
-    /// to `q`. Gives the packet back if `i` is not a slot.
-    fn push_reserved(&mut self, q: &mut Fifo, i: u32, pkt: P, size: SendSize) -> Result<(), P> {
-        let segmented = size != SendSize::single(size.ip_bytes);
         let Some(slot) = self.slot_mut(i) else {
             return Err(pkt);
         };
+        let next_free = slot.next();
         slot.pkt = Some(pkt);
         slot.bytes = size.ip_bytes;
-        slot.link = LINK_NIL;
-        if segmented {
-            slot.link = LINK_NIL | SEG;
-            if let Some(seg) = usize::try_from(i).ok().and_then(|i| self.segs.get_mut(i)) {
-                *seg = (size.largest_ip_packet, size.packets);
-            }
+        slot.link = NIL;
+        self.free = next_free;
+        self.used = self.used.saturating_add(1);
+        if size != SendSize::single(size.ip_bytes) {
+            self.mark_segmented(i, size);
         }
         if let Some(tail) = self.slot_mut(q.tail) {
             tail.set_next(i);
@@ -197,6 +176,16 @@ impl<P> Slab<P> {
         q.len = q.len.saturating_add(1);
         q.bytes = q.bytes.saturating_add(u64::from(size.ip_bytes));
         Ok(())
+    }
+
+    /// Records that slot `i` holds a segmented send of `size`.
+    #[cold]
+    fn mark_segmented(&mut self, i: u32, size: SendSize) {
+        let Ok(ui) = usize::try_from(i) else { return };
+        if let (Some(slot), Some(seg)) = (self.slots.get_mut(ui), self.segs.get_mut(ui)) {
+            slot.link |= SEG;
+            *seg = (size.largest_ip_packet, size.packets);
+        }
     }
 
     /// IP bytes of the packet at the head of `q`.
@@ -213,12 +202,23 @@ impl<P> Slab<P> {
     pub(crate) fn pop_front(&mut self, q: &mut Fifo) -> Option<(P, SendSize)> {
         let i = q.head;
         let free = self.free;
-        let size = self.slot(i).map(|s| self.size_of(i, s))?;
-        let slot = self.slot_mut(i)?;
+        let ui = usize::try_from(i).ok()?;
+        let slot = self.slots.get_mut(ui)?;
         let pkt = slot.pkt.take();
-        let bytes = size.ip_bytes;
+        let bytes = slot.bytes;
+        let segmented = slot.link & SEG != 0;
         q.head = slot.next();
-        slot.link = free & LINK_NIL;
+        slot.link = free;
+        let size = if segmented {
+            let (largest_ip_packet, packets) = self.segs.get(ui).copied().unwrap_or((bytes, 1));
+            SendSize {
+                ip_bytes: bytes,
+                largest_ip_packet,
+                packets,
+            }
+        } else {
+            SendSize::single(bytes)
+        };
         self.free = i;
         self.used = self.used.saturating_sub(1);
         if q.head == NIL {
