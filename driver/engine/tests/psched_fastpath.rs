@@ -186,7 +186,7 @@ proptest! {
 /// `dequeue` moves the shaped packet into the sequencer, which puts the
 /// lone packet in its queue first, and priority decides.
 #[test]
-fn submit_at_a_shaped_deadline() {
+fn lone_packet_at_a_shaped_deadline() {
     for fast_path in [true, false] {
         let limits = Limits {
             queue_packets: 16,
