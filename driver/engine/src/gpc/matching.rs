@@ -151,12 +151,18 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     fn and(a: Self, mask: Self) -> Self;
     /// `a ^ b`.
     fn xor(a: Self, b: Self) -> Self;
-    /// `a | b`.
-    fn or(a: Self, b: Self) -> Self;
-    /// `a == 0`.
-    fn is_zero(a: Self) -> bool;
-    /// The number of leading one bits of a mask (its prefix length).
-    fn ones(mask: Self) -> u8;
+    /// A prefix length as a [`Rule`] holds it: the mask itself for IPv4
+    /// (the address test is then two ANDs), the length for IPv6 (a 128-bit
+    /// mask per address made a rule 96 bytes, a line and a half; with
+    /// lengths it is 64).
+    type Prefix: Copy + Eq + core::fmt::Debug;
+    /// The [`Addr::Prefix`] of a prefix length.
+    fn prefix(len: u8) -> Self::Prefix;
+    /// The prefix length of an [`Addr::Prefix`].
+    fn prefix_len(p: Self::Prefix) -> u8;
+    /// True when `xs` (packet source XOR rule source) differs within the
+    /// source prefix `sp`, or `xd` within the destination prefix `dp`.
+    fn outside(xs: Self, sp: Self::Prefix, xd: Self, dp: Self::Prefix) -> bool;
     /// A 64-bit digest of a (source, destination) pair, exact for IPv4.
     fn fold(src: Self, dst: Self) -> u64;
     /// The 32-bit words a decision tree splits on: the whole address for
@@ -195,17 +201,18 @@ impl Addr for u32 {
     fn xor(a: Self, b: Self) -> Self {
         a ^ b
     }
+    type Prefix = Self;
     #[inline]
-    fn or(a: Self, b: Self) -> Self {
-        a | b
+    fn prefix(len: u8) -> Self {
+        mask32(len)
     }
     #[inline]
-    fn is_zero(a: Self) -> bool {
-        a == 0
-    }
-    #[inline]
-    fn ones(mask: Self) -> u8 {
+    fn prefix_len(mask: Self) -> u8 {
         u8::try_from(mask.leading_ones()).unwrap_or(u8::MAX)
+    }
+    #[inline]
+    fn outside(xs: Self, sm: Self, xd: Self, dm: Self) -> bool {
+        (xs & sm) | (xd & dm) != 0
     }
     #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
@@ -241,17 +248,20 @@ impl Addr for u128 {
     fn xor(a: Self, b: Self) -> Self {
         a ^ b
     }
+    type Prefix = u8;
     #[inline]
-    fn or(a: Self, b: Self) -> Self {
-        a | b
+    fn prefix(len: u8) -> u8 {
+        len.min(128)
     }
     #[inline]
-    fn is_zero(a: Self) -> bool {
-        a == 0
+    fn prefix_len(len: u8) -> u8 {
+        len
     }
+    /// The first differing bit lies within the prefix (a length of 0
+    /// matches everything, 128 only equal addresses).
     #[inline]
-    fn ones(mask: Self) -> u8 {
-        u8::try_from(mask.leading_ones()).unwrap_or(u8::MAX)
+    fn outside(xs: Self, sl: u8, xd: Self, dl: u8) -> bool {
+        (xs.leading_zeros() < u32::from(sl)) | (xd.leading_zeros() < u32::from(dl))
     }
     #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
@@ -346,22 +356,24 @@ const NO_VLAN: u32 = 0x1FFF;
 
 /// The conditions of one filter in the compact form a bucket or leaf holds
 /// inline (32 bytes for IPv4, aligned so that two fill a cache line and
-/// none straddles two), so that scanning reads consecutive memory and
+/// none straddles two; 64 bytes for IPv6), so that scanning reads consecutive memory and
 /// never the filter itself. `idx` is the filter's position in rank order.
 ///
 /// The form is chosen for [`Rule::matches`], which a lookup runs on most
 /// rules of a leaf and which fails on most: the prefix masks are stored
 /// (not recomputed from the lengths per check), so the address test, which
-/// rejects most rules, is two XORs, two ANDs and one branch; the other
+/// rejects most rules, is two XORs, two ANDs and one branch (IPv6: the
+/// lengths are stored, and compared with the leading zeros of the XORs);
+/// the other
 /// conditions are packed in one word and tested without branches (absent
 /// conditions as values no packet has, port ranges as start and span).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(32))]
-pub(crate) struct Rule<A> {
+pub(crate) struct Rule<A: Addr> {
     src: A,
-    src_mask: A,
     dst: A,
-    dst_mask: A,
+    src_mask: A::Prefix,
+    dst_mask: A::Prefix,
     /// Source port range as (first port, last - first).
     sport: (u16, u16),
     /// Destination port range as (first port, last - first).
@@ -403,9 +415,9 @@ impl<A: Addr> Rule<A> {
         let dst_mask = A::mask(f.dst.len);
         Self {
             src: A::and(A::from_aligned(aligned(f.family, f.src.addr)), src_mask),
-            src_mask,
             dst: A::and(A::from_aligned(aligned(f.family, f.dst.addr)), dst_mask),
-            dst_mask,
+            src_mask: A::prefix(f.src.len),
+            dst_mask: A::prefix(f.dst.len),
             sport: range(f.src_ports),
             dport: range(f.dst_ports),
             idx,
@@ -439,7 +451,7 @@ impl<A: Addr> Rule<A> {
 
     /// Source and destination prefix lengths.
     pub(crate) fn lens(&self) -> (u8, u8) {
-        (A::ones(self.src_mask), A::ones(self.dst_mask))
+        (A::prefix_len(self.src_mask), A::prefix_len(self.dst_mask))
     }
 
     /// Source and destination port ranges, inclusive (0..=65535 when no
@@ -456,10 +468,12 @@ impl<A: Addr> Rule<A> {
     /// then the other conditions combined without a branch.
     #[inline]
     pub(crate) fn matches(&self, p: &Packet<A>) -> bool {
-        if !A::is_zero(A::or(
-            A::and(A::xor(p.src, self.src), self.src_mask),
-            A::and(A::xor(p.dst, self.dst), self.dst_mask),
-        )) {
+        if A::outside(
+            A::xor(p.src, self.src),
+            self.src_mask,
+            A::xor(p.dst, self.dst),
+            self.dst_mask,
+        ) {
             return false;
         }
         let c = self.cond;

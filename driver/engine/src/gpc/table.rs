@@ -60,7 +60,7 @@ fn capacity_for(keys: usize) -> usize {
 /// destination port too (then it holds only filters with a single
 /// destination port, and packets without ports skip it).
 #[derive(Debug, Clone)]
-pub(crate) struct TupleTable<A> {
+pub(crate) struct TupleTable<A: Addr> {
     pub(crate) src_bits: u8,
     pub(crate) dst_bits: u8,
     pub(crate) by_port: bool,
