@@ -16,6 +16,9 @@ use crate::flow::{FlowSpec, Level, SdMode};
 use crate::gpc::FlowId;
 use crate::time::Ticks;
 
+mod batch;
+pub use batch::{BatchItem, Submitted};
+
 /// Default DRR quantum: one Ethernet frame (1514 bytes).
 pub const DEFAULT_QUANTUM: u32 = 1514;
 /// The averages of [`SchedulerStats`] are sampled once per this many packets

@@ -1,0 +1,296 @@
+//! Differential test of `Scheduler::submit_batch` against the per-send
+//! calls it stands for: the same random sequence of operations on two
+//! schedulers, one submitting chains with `submit_batch`, the other the
+//! same sends one by one with `enqueue_sized` + one `dequeue` each (the
+//! driver's per-NBL path), interleaved with every other call (dequeues
+//! under a small or large outstanding bound, completions, time jumps,
+//! shaper deadlines, reconfigurations, cancels, drains, quantum changes,
+//! single enqueues). Every mode (shape, borrow, discard, borrow-plus,
+//! unlimited), unclassified and unknown flow indexes, LSO sizes, byte and
+//! slot limits that bite. After every step: the same outcomes in the same
+//! order (released packets with flow and conformance, refused packets with
+//! their reason), the same `next_event`, and every statistic and count
+//! equal.
+
+use proptest::prelude::*;
+use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize, Submitted};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Batch(Vec<(Option<usize>, SendSize)>),
+    Enqueue(Option<usize>, SendSize),
+    Dequeue,
+    DequeueAll,
+    Complete(u32),
+    Advance(u64),
+    ToNextEvent,
+    Reconfigure(Vec<(u32, u8, u8)>),
+    Cancel(u64),
+    Drain,
+    Quantum(u32),
+}
+
+fn size() -> impl Strategy<Value = SendSize> {
+    prop_oneof![
+        6 => (20u32..4000).prop_map(SendSize::single),
+        1 => (1u32..20_000, 40u32..60, 200u32..1500)
+            .prop_map(|(payload, h, mss)| SendSize::tcp_lso(14 + h + payload, 14, h, mss)),
+        // Not normalized: the scheduler normalizes.
+        1 => (0u32..5000, 0u32..3000, 0u32..6).prop_map(|(b, l, p)| SendSize {
+            ip_bytes: b,
+            largest_ip_packet: l,
+            packets: p,
+        }),
+    ]
+}
+
+fn send() -> impl Strategy<Value = (Option<usize>, SendSize)> {
+    (proptest::option::of(0usize..7), size())
+}
+
+/// Chains: mostly runs of one flow (one socket's sends), sometimes mixed.
+fn chain() -> impl Strategy<Value = Vec<(Option<usize>, SendSize)>> {
+    prop_oneof![
+        proptest::collection::vec(send(), 0..70),
+        (
+            proptest::option::of(0usize..7),
+            proptest::collection::vec(size(), 1..70)
+        )
+            .prop_map(|(f, sizes)| sizes.into_iter().map(|s| (f, s)).collect()),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => chain().prop_map(Op::Batch),
+        3 => send().prop_map(|(f, b)| Op::Enqueue(f, b)),
+        3 => Just(Op::Dequeue),
+        3 => Just(Op::DequeueAll),
+        4 => prop_oneof![0u32..4, 0u32..100].prop_map(Op::Complete),
+        3 => prop_oneof![0u64..3_000, 0u64..3_000_000].prop_map(Op::Advance),
+        2 => Just(Op::ToNextEvent),
+        1 => proptest::collection::vec((0u32..8, 0u8..5, 0u8..5), 0..6).prop_map(Op::Reconfigure),
+        1 => (2u64..7).prop_map(Op::Cancel),
+        1 => Just(Op::Drain),
+        1 => (200u32..3000).prop_map(Op::Quantum),
+    ]
+}
+
+fn spec(mode: u8, st: u8) -> FlowSpec {
+    let service_type = [
+        ServiceType::BestEffort,
+        ServiceType::ControlledLoad,
+        ServiceType::Guaranteed,
+        ServiceType::NetworkControl,
+        ServiceType::Qualitative,
+    ][usize::from(st)];
+    if mode == 4 {
+        return FlowSpec {
+            service_type: ServiceType::BestEffort,
+            ..FlowSpec::best_effort("unlimited")
+        };
+    }
+    FlowSpec {
+        service_type,
+        token_rate: Some(200_000),
+        bucket: 6000,
+        peak_rate: (mode == 0).then_some(400_000),
+        max_sdu: (mode == 2 || mode == 1 || mode == 0).then_some(3000),
+        min_policed: 100,
+        mode: Some(
+            [
+                SdMode::Shape,
+                SdMode::Borrow,
+                SdMode::Discard,
+                SdMode::BorrowPlus,
+            ][usize::from(mode)],
+        ),
+        ..FlowSpec::best_effort("f")
+    }
+}
+
+fn assert_same(a: &Scheduler<u64>, b: &Scheduler<u64>) {
+    assert_eq!(a.stats(), b.stats());
+    assert_eq!(a.flow_count(), b.flow_count());
+    for i in 0..a.flow_count() {
+        assert_eq!(a.flow_stats(i), b.flow_stats(i), "flow {i}");
+    }
+    assert_eq!(a.unclassified_stats(), b.unclassified_stats());
+    assert_eq!(a.held_packets(), b.held_packets());
+    assert_eq!(a.held_bytes(), b.held_bytes());
+    assert_eq!(a.packets_in_shaper(), b.packets_in_shaper());
+    assert_eq!(a.packets_in_sequencer(), b.packets_in_sequencer());
+    assert_eq!(a.outstanding(), b.outstanding());
+    assert_eq!(a.next_event(), b.next_event());
+}
+
+/// The per-send calls a batch stands for.
+fn one_by_one(
+    s: &mut Scheduler<u64>,
+    now: u64,
+    sends: &[(Option<usize>, SendSize)],
+    first_id: u64,
+) -> Vec<Submitted<u64>> {
+    let mut out = Vec::new();
+    for (k, &(flow, size)) in sends.iter().enumerate() {
+        match s.enqueue_sized(now, flow, size, first_id + k as u64) {
+            Ok(()) => {
+                if let Some(r) = s.dequeue(now) {
+                    out.push(Submitted::Released(r));
+                }
+            }
+            Err((p, why)) => out.push(Submitted::Dropped(p, why)),
+        }
+    }
+    out
+}
+
+fn batched(
+    s: &mut Scheduler<u64>,
+    now: u64,
+    sends: &[(Option<usize>, SendSize)],
+    first_id: u64,
+) -> Vec<Submitted<u64>> {
+    let mut out = Vec::new();
+    let items = sends
+        .iter()
+        .enumerate()
+        .map(|(k, &(flow, size))| BatchItem {
+            flow,
+            size,
+            pkt: first_id + k as u64,
+        });
+    s.submit_batch(now, items, |r| out.push(r));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batch_equals_per_send_calls(
+        ops in proptest::collection::vec(op(), 1..120),
+        max_out in prop_oneof![1u32..6, 40u32..200],
+        queue_packets in prop_oneof![4u32..40, 200u32..400],
+        queue_bytes in prop_oneof![Just(60_000u64), Just(1u64 << 30)],
+        fast_path in proptest::bool::weighted(0.9),
+    ) {
+        let limits = Limits { queue_packets, queue_bytes, max_outstanding: max_out };
+        let mut batch: Scheduler<u64> = Scheduler::new(limits).unwrap();
+        let mut single: Scheduler<u64> = Scheduler::new(limits).unwrap();
+        batch.set_fast_path(fast_path);
+        let initial = [(0, spec(0, 2)), (1, spec(1, 1)), (2, spec(3, 0)), (3, spec(4, 0)), (4, spec(2, 3))];
+        batch.reconfigure(0, &initial).unwrap();
+        single.reconfigure(0, &initial).unwrap();
+        let mut now = 0u64;
+        let mut next_id = 0u64;
+        for op in ops {
+            match op {
+                Op::Batch(sends) => {
+                    let a = batched(&mut batch, now, &sends, next_id);
+                    let b = one_by_one(&mut single, now, &sends, next_id);
+                    next_id += sends.len() as u64;
+                    prop_assert_eq!(a, b);
+                }
+                Op::Enqueue(flow, size) => {
+                    next_id += 1;
+                    let a = batch.enqueue_sized(now, flow, size, next_id);
+                    let b = single.enqueue_sized(now, flow, size, next_id);
+                    prop_assert_eq!(a, b);
+                }
+                Op::Dequeue => prop_assert_eq!(batch.dequeue(now), single.dequeue(now)),
+                Op::DequeueAll => loop {
+                    let (a, b) = (batch.dequeue(now), single.dequeue(now));
+                    prop_assert_eq!(&a, &b);
+                    if a.is_none() {
+                        break;
+                    }
+                },
+                Op::Complete(n) => {
+                    batch.send_completed(n);
+                    single.send_completed(n);
+                }
+                Op::Advance(dt) => now += dt,
+                Op::ToNextEvent => now = now.max(single.next_event().unwrap_or(now)),
+                Op::Reconfigure(flows) => {
+                    let mut seen = std::collections::HashSet::new();
+                    let flows: Vec<_> = flows
+                        .into_iter()
+                        .filter(|(id, _, _)| seen.insert(*id))
+                        .map(|(id, m, st)| (id, spec(m, st)))
+                        .collect();
+                    batch.reconfigure(now, &flows).unwrap();
+                    single.reconfigure(now, &flows).unwrap();
+                }
+                Op::Cancel(m) => {
+                    let (mut x, mut y) = (vec![], vec![]);
+                    batch.remove_if(|p| p % m == 0, |p| x.push(p));
+                    single.remove_if(|p| p % m == 0, |p| y.push(p));
+                    prop_assert_eq!(x, y);
+                }
+                Op::Drain => {
+                    let (mut x, mut y) = (vec![], vec![]);
+                    batch.drain(|p| x.push(p));
+                    single.drain(|p| y.push(p));
+                    prop_assert_eq!(x, y);
+                }
+                Op::Quantum(q) => {
+                    prop_assert_eq!(batch.set_quantum(q).is_ok(), single.set_quantum(q).is_ok());
+                }
+            }
+            assert_same(&batch, &single);
+        }
+    }
+}
+
+/// A chain of one policed flow through an idle scheduler: every send comes
+/// straight back, about half of them non-conforming, and the counters add up.
+#[test]
+fn policed_chain_comes_straight_back() {
+    let limits = Limits {
+        queue_packets: 16,
+        queue_bytes: 1 << 20,
+        max_outstanding: 1000,
+    };
+    let mut s: Scheduler<u64> = Scheduler::new(limits).unwrap();
+    let borrow = FlowSpec {
+        token_rate: Some(1000),
+        bucket: 3000,
+        mode: Some(SdMode::Borrow),
+        ..FlowSpec::best_effort("b")
+    };
+    s.reconfigure(0, &[(7, borrow)]).unwrap();
+    let items = (0..64u64).map(|i| BatchItem {
+        flow: Some(0),
+        size: SendSize::single(1000),
+        pkt: i,
+    });
+    let mut out = Vec::new();
+    s.submit_batch(5, items, |r| out.push(r));
+    assert_eq!(out.len(), 64);
+    let conforming: Vec<bool> = out
+        .iter()
+        .map(|r| match r {
+            Submitted::Released(r) => r.conforming,
+            Submitted::Dropped(..) => panic!("dropped"),
+        })
+        .collect();
+    // The 3000-byte bucket passes three 1000-byte packets.
+    assert_eq!(conforming.iter().filter(|&&c| c).count(), 3);
+    let f = s.flow_stats(0).unwrap();
+    assert_eq!((f.packets_scheduled, f.packets_transmitted), (64, 64));
+    assert_eq!((f.bytes_scheduled, f.bytes_transmitted), (64_000, 64_000));
+    assert_eq!(
+        (
+            f.nonconforming_packets_scheduled,
+            f.nonconforming_packets_transmitted
+        ),
+        (61, 61)
+    );
+    assert_eq!(s.stats().sequencer.nonconforming_packets_transmitted, 61);
+    assert_eq!(s.stats().sequencer.max_packets_in_netcard, 64);
+    assert_eq!(s.stats().sequencer.max_packets_in_sequencer, 1);
+    assert_eq!(s.outstanding(), 64);
+    assert_eq!(s.held_packets(), 0);
+}
