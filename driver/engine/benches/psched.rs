@@ -15,7 +15,12 @@
 //!   released packet is replaced by a new one of the same flow, the clock
 //!   advancing so that about one packet is due per step: every packet goes
 //!   through the deadline heap;
-//! - `unclassified`: best effort without a flow (the floor).
+//! - `unclassified`: best effort without a flow (the floor);
+//! - `batch64 ...`: `policed+marks table` and `unclassified` through
+//!   `Scheduler::submit_batch`, chains of 64 consecutive trace entries
+//!   (flows at random inside a chain, as the per-packet cases), one call
+//!   per chain with the clock advanced by 64 ticks (the same offered
+//!   load), marks looked up in the sink, `send_completed(64)` per chain.
 //!
 //! The trace: 65,536 flow indexes drawn uniformly (xorshift64*, fixed
 //! seed) from `0..n`, replayed cyclically, one 1000-byte packet per 100 ns
@@ -37,7 +42,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
 use qos_engine::mark::{FlowMarks, MarkMaps, decide};
-use qos_engine::psched::{Limits, Scheduler};
+use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize, Submitted};
 use qos_engine::time::TICKS_PER_SEC;
 
 /// CPU time of this thread (`CLOCK_THREAD_CPUTIME_ID`), wall time if that
@@ -198,6 +203,76 @@ fn shaped(n: usize) -> impl FnMut(u64) -> Duration {
     }
 }
 
+/// Sends per `submit_batch` call in the batched cases.
+const BATCH: u64 = 64;
+
+/// `policed+marks table` through `Scheduler::submit_batch`: the same trace
+/// cut in chains of 64 consecutive entries (flows at random inside a
+/// chain), one call per chain at a clock advanced by 64 ticks (the same
+/// offered load), the marks read from the table in the sink,
+/// `send_completed(64)` after each chain.
+fn batch_policed_table(n: usize) -> impl FnMut(u64) -> Duration {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let maps = MarkMaps::default();
+    let table: Vec<FlowMarks> = flows
+        .iter()
+        .map(|(_, f)| FlowMarks::new(&maps, f))
+        .collect();
+    let t = trace(n);
+    let mut next = 0u64;
+    move |iters| {
+        let start = Clock::now();
+        let end = next + iters.div_ceil(BATCH) * BATCH;
+        while next < end {
+            let i = next;
+            let items = (i..i + BATCH).map(|k| BatchItem {
+                flow: Some(t[(k as usize) & 0xFFFF]),
+                size: SendSize::single(1000),
+                pkt: k,
+            });
+            s.submit_batch(i + BATCH, items, |r| {
+                if let Submitted::Released(r) = r {
+                    black_box(table[r.flow.unwrap()].get(r.conforming));
+                    black_box(r);
+                }
+            });
+            s.send_completed(BATCH as u32);
+            next += BATCH;
+        }
+        let packets = iters.div_ceil(BATCH) * BATCH;
+        start.elapsed().mul_f64(iters as f64 / packets as f64)
+    }
+}
+
+/// `unclassified` through `submit_batch`, chains of 64.
+fn batch_unclassified() -> impl FnMut(u64) -> Duration {
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    let mut next = 0u64;
+    move |iters| {
+        let start = Clock::now();
+        let chains = iters.div_ceil(BATCH);
+        for _ in 0..chains {
+            let i = next;
+            let items = (i..i + BATCH).map(|k| BatchItem {
+                flow: None,
+                size: SendSize::single(1000),
+                pkt: k,
+            });
+            s.submit_batch(i, items, |r| {
+                black_box(r);
+            });
+            s.send_completed(BATCH as u32);
+            next += BATCH;
+        }
+        start
+            .elapsed()
+            .mul_f64(iters as f64 / (chains * BATCH) as f64)
+    }
+}
+
 fn unclassified() -> impl FnMut(u64) -> Duration {
     let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
     move |iters| {
@@ -214,6 +289,9 @@ fn unclassified() -> impl FnMut(u64) -> Duration {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("psched per packet");
     g.bench_function("unclassified", |b| b.iter_custom(unclassified()));
+    g.bench_function("batch64 unclassified", |b| {
+        b.iter_custom(batch_unclassified())
+    });
     for n in [10, 10_000] {
         g.bench_function(format!("policed/{n} flows"), |b| {
             b.iter_custom(policed(n, Mark::No))
@@ -223,6 +301,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("policed+marks table/{n} flows"), |b| {
             b.iter_custom(policed(n, Mark::Table))
+        });
+        g.bench_function(format!("batch64 policed+marks table/{n} flows"), |b| {
+            b.iter_custom(batch_policed_table(n))
         });
         g.bench_function(format!("shaped/{n} flows"), |b| b.iter_custom(shaped(n)));
     }

@@ -14,12 +14,14 @@
 //! Scenarios: `unclassified`, `policed N`, `policed+mark N` (the mark
 //! decision by `mark::decide` on the flow's spec), `policed+table N` (by a
 //! per-flow `mark::FlowMarks` table), `shaped N` (N flows); the trace is the benchmark's (flows drawn uniformly at random).
+//! Batched: `batch-unclassified PACKETS`, `batch-policed+table N PACKETS`
+//! (`Scheduler::submit_batch` with chains of 64 sends; see the functions).
 
 use std::hint::black_box;
 
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
 use qos_engine::mark::{FlowMarks, MarkMaps, decide};
-use qos_engine::psched::{Limits, Scheduler};
+use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize, Submitted};
 use qos_engine::time::TICKS_PER_SEC;
 
 fn rng(state: &mut u64) -> u64 {
@@ -140,6 +142,61 @@ fn shaped(n: usize, packets: u64) {
     }
 }
 
+/// Sends per `submit_batch` call in the batched scenarios.
+const BATCH: u64 = 64;
+
+/// `policed+table` through `submit_batch`: chains of 64 sends (consecutive
+/// trace entries, so flows drawn at random inside a chain), one call per
+/// chain at a time advanced by 64 ticks (the same offered load), marks from
+/// the table in the sink, `send_completed(64)` after each chain.
+fn batch_policed_table(n: usize, packets: u64) {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure(0, &flows).unwrap();
+    let maps = MarkMaps::default();
+    let table: Vec<FlowMarks> = flows
+        .iter()
+        .map(|(_, f)| FlowMarks::new(&maps, f))
+        .collect();
+    let t = trace(n);
+    let mut i = 0u64;
+    while i < packets {
+        let now = i + BATCH;
+        let items = (i..i + BATCH).map(|k| BatchItem {
+            flow: Some(t[(k as usize) & 0xFFFF]),
+            size: SendSize::single(1000),
+            pkt: k,
+        });
+        s.submit_batch(now, items, |r| {
+            if let Submitted::Released(r) = r {
+                black_box(table[r.flow.unwrap()].get(r.conforming));
+                black_box(r);
+            }
+        });
+        s.send_completed(BATCH as u32);
+        i += BATCH;
+    }
+}
+
+/// `unclassified` through `submit_batch`, chains of 64.
+fn batch_unclassified(packets: u64) {
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    let mut i = 0u64;
+    while i < packets {
+        let items = (i..i + BATCH).map(|k| BatchItem {
+            flow: None,
+            size: SendSize::single(1000),
+            pkt: k,
+        });
+        s.submit_batch(i, items, |r| {
+            black_box(r);
+        });
+        s.send_completed(BATCH as u32);
+        i += BATCH;
+    }
+}
+
 fn unclassified(packets: u64) {
     let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
     for i in 0..packets {
@@ -151,8 +208,7 @@ fn unclassified(packets: u64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage =
-        "usage: psched_cost unclassified PACKETS | policed|policed+mark|shaped FLOWS PACKETS";
+    let usage = "usage: psched_cost unclassified|batch-unclassified PACKETS | policed|policed+mark|policed+table|batch-policed+table|shaped FLOWS PACKETS";
     let num = |i: usize| -> u64 { args.get(i).and_then(|a| a.parse().ok()).expect(usage) };
     match args.get(1).map(String::as_str) {
         Some("unclassified") => unclassified(num(2)),
@@ -160,6 +216,8 @@ fn main() {
         Some("policed+mark") => policed(num(2) as usize, true, num(3)),
         Some("shaped") => shaped(num(2) as usize, num(3)),
         Some("policed+table") => policed_table(num(2) as usize, num(3)),
+        Some("batch-policed+table") => batch_policed_table(num(2) as usize, num(3)),
+        Some("batch-unclassified") => batch_unclassified(num(2)),
         _ => panic!("{usage}"),
     }
 }

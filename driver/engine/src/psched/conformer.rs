@@ -144,8 +144,8 @@ const TPS: i64 = TICKS_PER_SEC as i64;
 
 #[inline]
 fn scaled(bytes: u32) -> i64 {
-    // u32::MAX * 10^7 < 2^63: cannot saturate.
-    i64::from(bytes).saturating_mul(TPS)
+    // u32::MAX * 10^7 < 2^63: exact.
+    i64::from(bytes).wrapping_mul(TPS)
 }
 
 /// `rate - 1` as a credit amount (0 for an absent bucket).
@@ -213,7 +213,13 @@ impl Bucket {
     /// Whether the bucket holds what a packet of `charge` needs now.
     #[inline]
     fn has(&self, charge: u32) -> bool {
-        self.rate == 0 || self.credit >= scaled(charge).min(self.depth())
+        if self.rate == 0 {
+            return true;
+        }
+        // A present bucket: rate in 1..=2^62 and cap = depth + rate - 1
+        // exactly, so the depth comes out without saturating.
+        let slack = i64::try_from(self.rate).unwrap_or(i64::MAX).wrapping_sub(1);
+        self.credit >= scaled(charge).min(self.cap.wrapping_sub(slack))
     }
 
     #[inline]

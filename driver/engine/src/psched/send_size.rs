@@ -87,7 +87,12 @@ impl SendSize {
     /// packet (`ceil(ip_bytes / packets)`), so a driver that gets the
     /// largest packet wrong cannot slip past MaxSduSize.
     #[must_use]
+    #[inline]
     pub fn normalized(self) -> Self {
+        if self.packets <= 1 {
+            // One packet: its largest packet is the whole send.
+            return Self::single(self.ip_bytes);
+        }
         let packets = self.packets.max(1);
         let average = self.ip_bytes.div_ceil(packets);
         Self {
@@ -103,7 +108,8 @@ impl SendSize {
     #[must_use]
     #[inline]
     pub fn charge(&self, min_policed: u32) -> u32 {
-        let floor = u64::from(self.packets).saturating_mul(u64::from(min_policed));
+        // u32 * u32 fits in u64: exact.
+        let floor = u64::from(self.packets).wrapping_mul(u64::from(min_policed));
         u32::try_from(floor).unwrap_or(u32::MAX).max(self.ip_bytes)
     }
 }

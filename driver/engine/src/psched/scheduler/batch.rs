@@ -12,8 +12,8 @@
 //! non-conforming, drop) and is emitted; nothing is linked or unlinked.
 //! Sums that per-packet calls add one by one (packets and bytes scheduled
 //! and transmitted per flow, the non-conforming counts) are added once per
-//! run of consecutive sends of one flow; the netcard maximum once per run
-//! of short-path sends. The averages are still sampled at exactly the same
+//! run of consecutive sends of one flow; the sequencer and netcard maxima
+//! once per stretch of short-path sends. The averages are still sampled at exactly the same
 //! packets (every [`super::AVERAGE_EVERY`] handed out), with the same queue
 //! lengths.
 //!
@@ -106,12 +106,14 @@ impl<P> Scheduler<P> {
         let flow_count = self.flow_count();
         let max_out = self.limits.max_outstanding;
         let mut owed = Owed::NONE;
+        let mut sent = 0u32;
         let mut short = self.short_ready(now);
         for BatchItem { flow, size, pkt } in items {
             let size = size.normalized();
             if short && self.outstanding < max_out {
                 match self.short_one(now, flow, &size, &mut owed) {
                     Short::Sent { conforming } => {
+                        sent = 1;
                         out(Submitted::Released(Released {
                             pkt,
                             flow: (owed.flow < flow_count).then_some(owed.flow),
@@ -127,6 +129,7 @@ impl<P> Scheduler<P> {
                 }
             }
             self.settle(&mut owed);
+            self.note_short(&mut sent);
             match self.enqueue_one(now, flow, size, pkt) {
                 Ok(()) => {
                     if let Some(r) = self.dequeue(now) {
@@ -138,6 +141,7 @@ impl<P> Scheduler<P> {
             short = self.short_ready(now);
         }
         self.settle(&mut owed);
+        self.note_short(&mut sent);
     }
 
     /// Whether the short path's conditions (other than the outstanding
@@ -150,8 +154,8 @@ impl<P> Scheduler<P> {
             && self.heap.peek().is_none_or(|&Reverse((t, _))| t > now)
     }
 
-    /// Adds what a run of short-path sends owes to the counters (and the
-    /// netcard maximum, since `outstanding` only grew).
+    /// Adds what a run of short-path sends of one flow owes to its
+    /// counters.
     fn settle(&mut self, owed: &mut Owed) {
         let o = core::mem::replace(owed, Owed::NONE);
         if o.flow == usize::MAX {
@@ -179,7 +183,16 @@ impl<P> Scheduler<P> {
                 .nonconforming_packets_transmitted
                 .saturating_add(o.nonconforming);
         }
-        self.note_netcard();
+    }
+
+    /// After a stretch of short-path sends (`sent` of them): each was alone
+    /// in the sequencer, and `outstanding` only grew (the maxima).
+    fn note_short(&mut self, sent: &mut u32) {
+        if core::mem::take(sent) != 0 {
+            let seq = &mut self.stats.sequencer;
+            seq.max_packets_in_sequencer = seq.max_packets_in_sequencer.max(1);
+            self.note_netcard();
+        }
     }
 
     /// One send on the short path (its conditions hold): the checks of
@@ -187,7 +200,7 @@ impl<P> Scheduler<P> {
     /// enqueue and the dequeue that would hand it straight back. On
     /// `General` nothing observable has changed (the conformer may have
     /// been advanced to `now`, which the general path does first anyway).
-    #[inline]
+    #[inline(always)]
     fn short_one(
         &mut self,
         now: Ticks,
@@ -253,9 +266,8 @@ impl<P> Scheduler<P> {
         if !conforming {
             owed.nonconforming = owed.nonconforming.saturating_add(packets);
         }
-        // The enqueue put it alone in the sequencer, the dequeue took it.
-        let seq = &mut self.stats.sequencer;
-        seq.max_packets_in_sequencer = seq.max_packets_in_sequencer.max(1);
+        // The enqueue put it alone in the sequencer (maximum noted when the
+        // run is settled), the dequeue took it.
         self.outstanding = self.outstanding.saturating_add(1);
         self.sent = self.sent.wrapping_add(1);
         if self.sent % super::AVERAGE_EVERY == 0 {
