@@ -184,8 +184,23 @@ fn packet_seed() -> impl Strategy<Value = PacketSeed> {
         (any::<u16>(), any::<u16>()),
         any::<u8>(),
         any::<u8>(),
-        0..64u8,
-        (0..3u8, 0..4u16),
+        // Mostly valid DSCPs and small VLAN ids (the filters' own), some
+        // out of range: a DSCP of 64 + d, a VLAN id of 4096 + v must not
+        // pass for a filter's d or v (the compact rules pack 6 and 12
+        // bits).
+        prop_oneof![
+            6 => 0..64u8,
+            1 => (0..6u8).prop_map(|d| d | 64),
+            1 => any::<u8>(),
+        ],
+        (
+            0..3u8,
+            prop_oneof![
+                6 => 0..4u16,
+                1 => (0..4u16).prop_map(|v| v | 0x1000),
+                1 => any::<u16>(),
+            ],
+        ),
     )
         .prop_map(
             |(target, v6, pool, bits, ports, proto, l4, dscp, vlan)| PacketSeed {
