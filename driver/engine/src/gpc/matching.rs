@@ -257,14 +257,15 @@ impl Addr for u128 {
     fn prefix_len(len: u8) -> u8 {
         len
     }
-    /// The first differing bit lies within the prefix (a length of 0
-    /// matches everything, 128 only equal addresses).
+    /// A bit differs within the prefix. The masks come from a table
+    /// ([`MASKS128`], a few of its lines are hot): two loads and ANDs
+    /// instead of computing leading zeros of two 128-bit values, 22
+    /// instructions without `lzcnt`.
     #[inline]
     fn outside(xs: Self, sl: u8, xd: Self, dl: u8) -> bool {
-        // In integers, not `bool`s: one branch, not two.
-        (u32::from(sl).saturating_sub(xs.leading_zeros())
-            | u32::from(dl).saturating_sub(xd.leading_zeros()))
-            != 0
+        let ms = MASKS128.get(usize::from(sl)).copied().unwrap_or(Self::MAX);
+        let md = MASKS128.get(usize::from(dl)).copied().unwrap_or(Self::MAX);
+        (xs & ms) | (xd & md) != 0
     }
     #[inline]
     fn fold(src: Self, dst: Self) -> u64 {
@@ -288,6 +289,21 @@ impl Addr for u128 {
     const KEY_BITS: u8 = 64;
     const WORDS: usize = 2;
 }
+
+/// The IPv6 prefix mask of each length (256 entries, so that indexing by
+/// a `u8` needs no bounds check; past 128, all ones).
+// Indexing here runs at compile time: out of bounds would fail the build,
+// it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+static MASKS128: [u128; 256] = {
+    let mut m = [u128::MAX; 256];
+    let mut len = 0;
+    while len <= 128 {
+        m[len] = prefix_mask(len as u8);
+        len += 1;
+    }
+    m
+};
 
 /// The fields of a packet that rules check, extracted once per lookup.
 #[derive(Debug, Clone, Copy)]
