@@ -40,7 +40,7 @@
 //!   with tuple (`s`, `d`) holds filters whose source prefix is at least `s`
 //!   bits and destination prefix at least `d` bits long, hashed on the
 //!   addresses masked to `s` and `d` bits; a bucket holds its filters'
-//!   conditions inline (a compact `Rule`, 32 bytes for IPv4), best first.
+//!   conditions inline (a compact `Rule`, 32 bytes for IPv4, 64 for IPv6), best first.
 //!   Ports, protocol, inbound DSCP and VLAN are checked in the bucket.
 //! - Placement (build and add): a filter goes into the first table (in table
 //!   order) whose tuple fits it and whose bucket for its key holds fewer than
