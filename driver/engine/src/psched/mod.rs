@@ -106,9 +106,12 @@
 //!   property test compares both on random operation sequences).
 //! - **Hot/cold flow state.** Each flow's per-packet state is one 128-byte
 //!   entry: a 64-byte conformer, the counters every packet touches, its
-//!   mode, level and shaper queue. Id, drops and non-conforming counters are
-//!   in a parallel cold array touched only by the packets that need them.
-//!   10,000 flows take 1.28 MB of hot state: it stays in a 2 MB L2.
+//!   mode, level and shaper queue. The non-conforming counters are in a
+//!   dense parallel array (16 bytes a flow); id and drops in a cold array
+//!   touched only by dropped packets. 10,000 flows take 1.28 MB of hot
+//!   state and 160 KB of non-conforming counters: both stay in a 2 MB L2
+//!   (a policed packet at 10,000 flows: 0.02 L2 misses under callgrind's
+//!   cache model, from 0.34 with the counters in the cold array).
 //! - **Slots stay 24 bytes** for a pointer-sized handle: a segmented send's
 //!   largest packet and packet count live in a side table, flagged in the
 //!   slot's link.

@@ -169,14 +169,9 @@ impl<P> Scheduler<P> {
             h.bytes_transmitted = h.bytes_transmitted.saturating_add(o.bytes);
         }
         if o.nonconforming != 0 {
-            if let Some(c) = self.cold.get_mut(o.flow) {
-                let s = &mut c.stats;
-                s.nonconforming_packets_scheduled = s
-                    .nonconforming_packets_scheduled
-                    .saturating_add(o.nonconforming);
-                s.nonconforming_packets_transmitted = s
-                    .nonconforming_packets_transmitted
-                    .saturating_add(o.nonconforming);
+            if let Some(c) = self.nc.get_mut(o.flow) {
+                c.scheduled = c.scheduled.saturating_add(o.nonconforming);
+                c.transmitted = c.transmitted.saturating_add(o.nonconforming);
             }
             let s = &mut self.stats.sequencer;
             s.nonconforming_packets_transmitted = s
