@@ -33,7 +33,9 @@ use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
 use qos_engine::mark::{Ieee8021QInfo, MarkMaps, Marks, apply, decide, reset_dscp};
 use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, ip_proto, parse};
-use qos_engine::psched::{DropReason, Limits, Released, Scheduler, SchedulerStats, SendSize};
+use qos_engine::psched::{
+    BatchItem, DropReason, Limits, Released, Scheduler, SchedulerStats, SendSize, Submitted,
+};
 use qos_engine::time::Ticks;
 
 /// NBLs released for sending, in runs of equal port and send flags.
@@ -357,163 +359,103 @@ impl Datapath {
         Ok(())
     }
 
-    /// Classify one NBL, queue it, and release (marked, into `out`) the
-    /// NBL the scheduler hands out next, if one may go now: usually this
-    /// one, straight back. Returns how many were released (0 or 1); call
-    /// [`Datapath::release`] after the last NBL of a chain for the rest.
-    /// On refusal the NBL comes back with the completion status to use
-    /// (RESOURCES for queue limits, FAILURE for a policy drop: discard
-    /// mode, over MaxSduSize).
-    pub fn submit(
+    /// Classify and submit a chain of NBLs (linked from `first`) in one
+    /// batched scheduler call ([`Scheduler::submit_batch`]: the same as
+    /// queueing each NBL and then letting the scheduler hand out the next
+    /// one that may go, usually that NBL, straight back). Released NBLs are
+    /// marked and added to `out` in the order the scheduler hands them out;
+    /// refused NBLs get their completion status (RESOURCES for queue
+    /// limits, FAILURE for a policy drop: discard mode, over MaxSduSize)
+    /// and are added to `refused`, in chain order. Call
+    /// [`Datapath::release`] afterwards for what else may go now.
+    ///
+    /// Each NBL's Next link is read before the NBL is handed to the
+    /// scheduler, and rewritten only when it is queued to go on.
+    pub fn submit_chain(
         &mut self,
         now: Ticks,
-        nbl: Nbl,
+        first: Option<Nbl>,
         port: NDIS_PORT_NUMBER,
         flags: u32,
         out: &mut SendBatch,
-    ) -> Result<u32, (Nbl, NDIS_STATUS)> {
-        let (flow, parsed, size) = self.classify(&nbl);
-        let Some(s) = self.sched.as_mut() else {
-            return Err((nbl, NDIS_STATUS_RESOURCES));
-        };
-        let held = Held {
-            nbl,
+        refused: &mut NblQueue,
+    ) -> ChainSubmitted {
+        let Self {
+            framing,
+            config,
+            sched,
+            sched_out,
+            counters,
+            last_class,
+            marks_cache,
+            ..
+        } = self;
+        let policy = config.as_deref();
+        let mut chain = Chain {
+            cur: first,
+            nbls: 0,
             port,
             flags,
-            parsed,
-        };
-        let released = match s.enqueue_sized(now, flow, size, held) {
-            Ok(()) => s.dequeue(now),
-            Err((h, why)) => {
-                self.counters.dropped = self.counters.dropped.saturating_add(1);
-                let status = match why {
-                    DropReason::QueuePackets | DropReason::QueueBytes | DropReason::FlowQueue => {
-                        NDIS_STATUS_RESOURCES
-                    }
-                    DropReason::Nonconforming | DropReason::OverMaxSdu => NDIS_STATUS_FAILURE,
-                };
-                return Err((h.nbl, status));
-            }
-        };
-        Ok(match released {
-            Some(r) => {
-                self.emit(r, out);
-                1
-            }
-            None => 0,
-        })
-    }
-
-    /// Parse the first NET_BUFFER, classify, and size the NBL on the wire
-    /// (one walk of the NET_BUFFER list; an LSO send also reads each
-    /// NET_BUFFER's TCP data offset).
-    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, SendSize) {
-        let Some(first) = nbl.first_nb() else {
-            self.count_unclassifiable(Unclassifiable::Truncated);
-            return (None, None, SendSize::single(0));
-        };
-        let parsed = match first.contiguous() {
-            Some(one) => parse(&[one], self.framing),
-            None => {
-                let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
-                let n = first.segments(&mut segs);
-                parse(segs.get(..n).unwrap_or(&[]), self.framing)
-            }
-        };
-        let l2 = parsed.as_ref().map_or(0, |p| p.offsets.ip);
-        let tcp_family = match &parsed {
-            Ok(p) if p.key.protocol == ip_proto::TCP => Some(p.key.family),
-            _ => None,
-        };
-        let size = match (tcp_family, lso_request(nbl)) {
-            (Some(family), Some((mss, tcp))) => match lso_size(first, family, l2, tcp, mss) {
-                Some(size) => {
-                    self.counters.lso_sends = self.counters.lso_sends.saturating_add(1);
-                    size
-                }
-                None => {
-                    self.counters.lso_bad_header = self.counters.lso_bad_header.saturating_add(1);
-                    plain_size(first, l2)
-                }
+            classify: Classify {
+                framing: *framing,
+                policy,
+                last_class,
+                counters: &mut *counters,
             },
-            _ => plain_size(first, l2),
         };
-        // By reference: moving the parse result out costs a 64-byte copy
-        // that stalls on the stores that just wrote it.
-        match &parsed {
-            Ok(p) => {
-                let flow = match &self.last_class {
-                    Some((k, f)) if same_key(k, &p.key) => *f,
-                    _ => {
-                        let f = self.config.as_ref().and_then(|c| c.classify(&p.key));
-                        self.last_class = Some((p.key, f));
-                        f
-                    }
-                };
-                if flow.is_some() {
-                    self.counters.classified = self.counters.classified.saturating_add(1);
-                } else {
-                    self.counters.unmatched = self.counters.unmatched.saturating_add(1);
-                }
-                (flow, Some((p.key.family, p.offsets)), size)
+        let Some(s) = sched.as_mut() else {
+            for item in &mut chain {
+                refuse(item.pkt.nbl, NDIS_STATUS_RESOURCES, refused);
             }
-            Err(why) => {
-                self.count_unclassifiable(*why);
-                (None, None, size)
+            return ChainSubmitted {
+                nbls: chain.nbls,
+                released: 0,
+            };
+        };
+        // Marking and drop counters of this chain: `counters` is lent to
+        // the classification iterator while the scheduler runs.
+        let mut tally = DatapathCounters::default();
+        let mut released = 0u32;
+        s.submit_batch(now, &mut chain, |outcome| match outcome {
+            Submitted::Released(r) => {
+                emit(r, policy, marks_cache, &mut tally, sched_out, out);
+                released = released.saturating_add(1);
             }
-        }
-    }
-
-    fn count_unclassifiable(&mut self, why: Unclassifiable) {
-        if let Some(c) = self.counters.unclassifiable.get_mut(why.index()) {
-            *c = c.saturating_add(1);
-        }
+            Submitted::Dropped(h, why) => {
+                tally.dropped = tally.dropped.saturating_add(1);
+                refuse(h.nbl, drop_status(why), refused);
+            }
+        });
+        let nbls = chain.nbls;
+        let c = counters;
+        c.dropped = c.dropped.saturating_add(tally.dropped);
+        c.mark_errors = c.mark_errors.saturating_add(tally.mark_errors);
+        c.dscp_marked = c.dscp_marked.saturating_add(tally.dscp_marked);
+        c.pcp_marked = c.pcp_marked.saturating_add(tally.pcp_marked);
+        ChainSubmitted { nbls, released }
     }
 
     /// Release every NBL that may go now into `out`, marked. Returns the
     /// number released.
     pub fn release(&mut self, now: Ticks, out: &mut SendBatch) -> u32 {
         let mut n = 0u32;
-        while let Some(r) = self.sched.as_mut().and_then(|s| s.dequeue(now)) {
-            self.emit(r, out);
+        let Self {
+            config,
+            sched,
+            sched_out,
+            counters,
+            marks_cache,
+            ..
+        } = self;
+        let Some(s) = sched.as_mut() else {
+            return 0;
+        };
+        let policy = config.as_deref();
+        while let Some(r) = s.dequeue(now) {
+            emit(r, policy, marks_cache, counters, sched_out, out);
             n = n.saturating_add(1);
         }
         n
-    }
-
-    /// Mark one NBL the scheduler released and add it to `out`. The marks
-    /// of a (flow, conformance) are decided once while they stay in the
-    /// marks cache.
-    fn emit(&mut self, r: Released<Held>, out: &mut SendBatch) {
-        let mut h = r.pkt;
-        if let Some((family, offsets)) = h.parsed {
-            let marks = r.flow.and_then(|i| {
-                let slot = self.marks_cache.get_mut(marks_slot(i, r.conforming))?;
-                match *slot {
-                    Some((j, c, m)) if j == i && c == r.conforming => Some(m),
-                    _ => {
-                        let cfg = self.config.as_deref()?;
-                        let (_, spec) = cfg.flows().get(i)?;
-                        let m = decide(cfg.maps(), spec, r.conforming);
-                        *slot = Some((i, r.conforming, m));
-                        Some(m)
-                    }
-                }
-            });
-            match marks {
-                Some(m) => mark(&mut self.counters, &mut h.nbl, family, &offsets, m),
-                None if self
-                    .config
-                    .as_deref()
-                    .is_some_and(|c| c.reset_unmarked_dscp()) =>
-                {
-                    reset(&mut self.counters, &h.nbl, family, &offsets);
-                }
-                None => {}
-            }
-        }
-        out.push(h.port, h.flags, h.nbl);
-        self.sched_out = self.sched_out.saturating_add(1);
     }
 
     /// `n` NBLs came back from the miniport; those the scheduler handed out
@@ -553,6 +495,179 @@ impl Datapath {
     pub fn set_link_speed(&mut self, _now: Ticks, bps: u64) {
         self.link_speed = bps;
     }
+}
+
+/// What [`Datapath::submit_chain`] did with a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainSubmitted {
+    /// NBLs in the chain.
+    pub nbls: u32,
+    /// NBLs released into the send batch (this chain's or held ones).
+    pub released: u32,
+}
+
+/// The completion status of a refused NBL: RESOURCES for queue limits,
+/// FAILURE for a policy drop (discard mode, over MaxSduSize).
+fn drop_status(why: DropReason) -> NDIS_STATUS {
+    match why {
+        DropReason::QueuePackets | DropReason::QueueBytes | DropReason::FlowQueue => {
+            NDIS_STATUS_RESOURCES
+        }
+        DropReason::Nonconforming | DropReason::OverMaxSdu => NDIS_STATUS_FAILURE,
+    }
+}
+
+/// Complete-later: set the NBL's status and add it to the refused queue.
+fn refuse(mut nbl: Nbl, status: NDIS_STATUS, refused: &mut NblQueue) {
+    nbl.set_status(status);
+    refused.push_back(nbl);
+}
+
+/// What classification needs of a [`Datapath`], borrowed apart from the
+/// scheduler and the marks cache so a chain can be classified lazily while
+/// the scheduler consumes it.
+struct Classify<'a> {
+    framing: Framing,
+    policy: Option<&'a dyn Policy>,
+    last_class: &'a mut Option<(FlowKey, Option<usize>)>,
+    counters: &'a mut DatapathCounters,
+}
+
+impl Classify<'_> {
+    /// Parse the first NET_BUFFER, classify, and size the NBL on the wire
+    /// (one walk of the NET_BUFFER list; an LSO send also reads each
+    /// NET_BUFFER's TCP data offset).
+    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, SendSize) {
+        let Some(first) = nbl.first_nb() else {
+            self.count_unclassifiable(Unclassifiable::Truncated);
+            return (None, None, SendSize::single(0));
+        };
+        let parsed = match first.contiguous() {
+            Some(one) => parse(&[one], self.framing),
+            None => {
+                let mut segs: [&[u8]; MAX_SEGMENTS] = [&[]; MAX_SEGMENTS];
+                let n = first.segments(&mut segs);
+                parse(segs.get(..n).unwrap_or(&[]), self.framing)
+            }
+        };
+        let l2 = parsed.as_ref().map_or(0, |p| p.offsets.ip);
+        let tcp_family = match &parsed {
+            Ok(p) if p.key.protocol == ip_proto::TCP => Some(p.key.family),
+            _ => None,
+        };
+        let size = match (tcp_family, lso_request(nbl)) {
+            (Some(family), Some((mss, tcp))) => match lso_size(first, family, l2, tcp, mss) {
+                Some(size) => {
+                    self.counters.lso_sends = self.counters.lso_sends.saturating_add(1);
+                    size
+                }
+                None => {
+                    self.counters.lso_bad_header = self.counters.lso_bad_header.saturating_add(1);
+                    plain_size(first, l2)
+                }
+            },
+            _ => plain_size(first, l2),
+        };
+        // By reference: moving the parse result out costs a 64-byte copy
+        // that stalls on the stores that just wrote it.
+        match &parsed {
+            Ok(p) => {
+                let flow = match &*self.last_class {
+                    Some((k, f)) if same_key(k, &p.key) => *f,
+                    _ => {
+                        let f = self.policy.and_then(|c| c.classify(&p.key));
+                        *self.last_class = Some((p.key, f));
+                        f
+                    }
+                };
+                if flow.is_some() {
+                    self.counters.classified = self.counters.classified.saturating_add(1);
+                } else {
+                    self.counters.unmatched = self.counters.unmatched.saturating_add(1);
+                }
+                (flow, Some((p.key.family, p.offsets)), size)
+            }
+            Err(why) => {
+                self.count_unclassifiable(*why);
+                (None, None, size)
+            }
+        }
+    }
+
+    fn count_unclassifiable(&mut self, why: Unclassifiable) {
+        if let Some(c) = self.counters.unclassifiable.get_mut(why.index()) {
+            *c = c.saturating_add(1);
+        }
+    }
+}
+
+/// An NBL chain classified lazily into the scheduler's batch items, in
+/// chain order; counts the NBLs it yields.
+struct Chain<'a> {
+    cur: Option<Nbl>,
+    nbls: u32,
+    port: NDIS_PORT_NUMBER,
+    flags: u32,
+    classify: Classify<'a>,
+}
+
+impl Iterator for Chain<'_> {
+    type Item = BatchItem<Held>;
+
+    fn next(&mut self) -> Option<BatchItem<Held>> {
+        let nbl = self.cur?;
+        // Read the link before the NBL goes anywhere that rewrites it.
+        self.cur = nbl.next();
+        self.nbls = self.nbls.saturating_add(1);
+        let (flow, parsed, size) = self.classify.classify(&nbl);
+        Some(BatchItem {
+            flow,
+            size,
+            pkt: Held {
+                nbl,
+                port: self.port,
+                flags: self.flags,
+                parsed,
+            },
+        })
+    }
+}
+
+/// Mark one NBL the scheduler released and add it to `out`. The marks of a
+/// (flow, conformance) are decided once while they stay in the marks cache.
+fn emit(
+    r: Released<Held>,
+    policy: Option<&dyn Policy>,
+    marks_cache: &mut [Option<(usize, bool, Marks)>; MARKS_CACHE],
+    counters: &mut DatapathCounters,
+    sched_out: &mut u32,
+    out: &mut SendBatch,
+) {
+    let mut h = r.pkt;
+    if let Some((family, offsets)) = h.parsed {
+        let marks = r.flow.and_then(|i| {
+            let slot = marks_cache.get_mut(marks_slot(i, r.conforming))?;
+            match *slot {
+                Some((j, c, m)) if j == i && c == r.conforming => Some(m),
+                _ => {
+                    let cfg = policy?;
+                    let (_, spec) = cfg.flows().get(i)?;
+                    let m = decide(cfg.maps(), spec, r.conforming);
+                    *slot = Some((i, r.conforming, m));
+                    Some(m)
+                }
+            }
+        });
+        match marks {
+            Some(m) => mark(counters, &mut h.nbl, family, &offsets, m),
+            None if policy.is_some_and(|c| c.reset_unmarked_dscp()) => {
+                reset(counters, &h.nbl, family, &offsets);
+            }
+            None => {}
+        }
+    }
+    out.push(h.port, h.flags, h.nbl);
+    *sched_out = sched_out.saturating_add(1);
 }
 
 /// `a == b`, narrow fields first: two connections usually differ in their
@@ -734,15 +849,25 @@ mod tests {
     }
 
     fn config(dport: u16, dclass: u8) -> Arc<DatapathConfig> {
+        config_with(dport, dclass, SdMode::Shape, 1 << 30, 1 << 20)
+    }
+
+    fn config_with(
+        dport: u16,
+        dclass: u8,
+        mode: SdMode,
+        rate: u64,
+        bucket: u64,
+    ) -> Arc<DatapathConfig> {
         let spec = FlowSpec {
             name: "t".into(),
             service_type: ServiceType::ControlledLoad,
-            token_rate: Some(1 << 30),
-            bucket: 1 << 20,
+            token_rate: Some(rate),
+            bucket,
             peak_rate: None,
             max_sdu: None,
             min_policed: 0,
-            mode: Some(SdMode::Shape),
+            mode: Some(mode),
             dclass: Some(dclass),
             tclass: None,
             shaping: None,
@@ -801,6 +926,72 @@ mod tests {
         }
         let c = m.read(Datapath::counters);
         assert_eq!((c.classified, c.unmatched), (12, 4));
+        drop(m);
+        drop(a);
+        sim.unload();
+        assert!(sim.errors().is_empty());
+    }
+
+    /// One chain through the batched submit: conforming NBLs and an
+    /// unmatched one go down in chain order (marked / unmarked), a discard
+    /// flow's non-conforming NBLs complete with FAILURE in chain order, a
+    /// shaped flow's wait in the shaper and leave later in order; every
+    /// NBL completes exactly once and the counters add up.
+    #[test]
+    fn chain_submit_sends_drops_and_holds_like_per_nbl_calls() {
+        use crate::ffi::types::{NDIS_STATUS_FAILURE, NDIS_STATUS_SUCCESS};
+        let mut sim = Sim::new();
+        assert_eq!(sim.load(), 0);
+        let a = sim.attach(&AdapterSpec::ethernet(1)).unwrap();
+        assert_eq!(a.restart(), 0);
+        let m = a.module().unwrap();
+        let (hit, miss) = (udp4(5001), udp4(6000));
+        let chain = [&hit, &hit, &miss, &hit, &hit].map(|f| TxPacket::frame(f));
+        // Bucket of two 36-byte IP packets, almost no refill.
+        m.publish(Some(
+            config_with(5001, 10, SdMode::Discard, 1, 80) as Arc<dyn Policy>
+        ))
+        .unwrap();
+        let ids = a.send(&chain, 0);
+        let wire = a.take_wire();
+        let sent: Vec<(u64, u8)> = wire.iter().map(|n| (n.id, n.frames[0][15] >> 2)).collect();
+        assert_eq!(sent, [(ids[0], 10), (ids[1], 10), (ids[2], 0)]);
+        let done = a.take_completions();
+        let failed: Vec<u64> = done
+            .iter()
+            .filter(|c| c.status == NDIS_STATUS_FAILURE)
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(failed, [ids[3], ids[4]]);
+        let ok = done.iter().filter(|c| c.status == NDIS_STATUS_SUCCESS);
+        assert_eq!(ok.count(), 3);
+        assert_eq!(done.len(), 5);
+        let c = m.read(Datapath::counters);
+        assert_eq!((c.classified, c.unmatched, c.dropped), (4, 1, 2));
+        assert_eq!(c.dscp_marked, 2);
+
+        // Shaped: the two over the bucket wait, the rest goes at once.
+        m.publish(Some(
+            config_with(5001, 20, SdMode::Shape, 360, 80) as Arc<dyn Policy>
+        ))
+        .unwrap();
+        sim.advance(100_000_000);
+        let ids = a.send(&chain, 0);
+        let first: Vec<u64> = a.take_wire().iter().map(|n| n.id).collect();
+        assert_eq!(first, [ids[0], ids[1], ids[2]]);
+        assert_eq!(m.read(Datapath::held), 2);
+        sim.advance(100_000_000);
+        let later: Vec<(u64, u8)> = a
+            .take_wire()
+            .iter()
+            .map(|n| (n.id, n.frames[0][15] >> 2))
+            .collect();
+        assert_eq!(later, [(ids[3], 20), (ids[4], 20)]);
+        let done = a.take_completions();
+        assert_eq!(done.len(), 5);
+        assert!(done.iter().all(|c| c.status == NDIS_STATUS_SUCCESS));
+        let c = m.read(Datapath::counters);
+        assert_eq!((c.classified, c.unmatched, c.dropped), (8, 2, 2));
         drop(m);
         drop(a);
         sim.unload();

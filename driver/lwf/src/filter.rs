@@ -561,26 +561,20 @@ pub unsafe extern "system" fn filter_send(
     let now = api::query_interrupt_time();
     let mut refused = NblQueue::new();
     let keep_flags = flags & !NDIS_SEND_FLAGS_DISPATCH_LEVEL;
-    let mut n = 0u32;
     let mut batch = SendBatch::new();
-    let mut released = 0u32;
-    // One walk of the chain: each NBL goes to the scheduler as it is met
-    // (its Next link is rewritten only when it is queued to go on), and
-    // whatever the scheduler lets go is marked and batched at once.
+    // One walk of the chain, in one batched scheduler call: each NBL is
+    // classified as the scheduler takes it (its Next link is rewritten only
+    // when it is queued to go on), and whatever the scheduler lets go is
+    // marked and batched at once.
     // SAFETY: the chain is ours until we complete it (validity invariant).
-    let mut cur = unsafe { Nbl::from_raw(nbls) };
-    while let Some(nbl) = cur {
-        cur = nbl.next();
-        n = n.saturating_add(1);
-        match g.datapath.submit(now, nbl, port, keep_flags, &mut batch) {
-            Ok(k) => released = released.saturating_add(k),
-            Err((mut nbl, status)) => {
-                nbl.set_status(status);
-                refused.push_back(nbl);
-            }
-        }
-    }
-    released = released.saturating_add(g.datapath.release(now, &mut batch));
+    let first = unsafe { Nbl::from_raw(nbls) };
+    let done = g
+        .datapath
+        .submit_chain(now, first, port, keep_flags, &mut batch, &mut refused);
+    let n = done.nbls;
+    let released = done
+        .released
+        .saturating_add(g.datapath.release(now, &mut batch));
     g.outstanding = g.outstanding.saturating_add(released);
     m.rearm(&mut g, now);
     drop(g);
