@@ -567,8 +567,10 @@ impl<P> Scheduler<P> {
         self.enqueue_one(now, flow, size.normalized(), pkt)
     }
 
-    /// [`Self::enqueue_sized`] of a normalized size.
-    #[inline]
+    /// [`Self::enqueue_sized`] of a normalized size. Always inlined: with
+    /// `submit_batch` as a third caller LLVM stopped inlining it into
+    /// `enqueue` (+4 instructions per policed packet, +18 per shaped one).
+    #[inline(always)]
     fn enqueue_one(
         &mut self,
         now: Ticks,
