@@ -38,6 +38,8 @@ pub mod device;
 pub mod driver;
 pub mod ffi;
 pub mod filter;
+#[cfg(all(feature = "fuzzing", not(target_os = "windows")))]
+pub mod fuzz;
 pub mod ids;
 pub mod nbl;
 #[cfg(not(target_os = "windows"))]
