@@ -19,56 +19,14 @@
 
 use std::hint::black_box;
 
-use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::flow::SdMode;
 use qos_engine::mark::{FlowMarks, MarkMaps, decide};
-use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize, Submitted};
+use qos_engine::psched::{BatchItem, Scheduler, SendSize, Submitted};
 use qos_engine::time::TICKS_PER_SEC;
 
-fn rng(state: &mut u64) -> u64 {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
-
-const TYPES: [ServiceType; 4] = [
-    ServiceType::BestEffort,
-    ServiceType::ControlledLoad,
-    ServiceType::Guaranteed,
-    ServiceType::Qualitative,
-];
-
-fn specs(n: usize, mode: SdMode, rate: u64) -> Vec<(u32, FlowSpec)> {
-    (0..n)
-        .map(|i| {
-            (
-                i as u32,
-                FlowSpec {
-                    service_type: TYPES[i % TYPES.len()],
-                    token_rate: Some(rate),
-                    bucket: 3000,
-                    mode: Some(mode),
-                    ..FlowSpec::best_effort("bench")
-                },
-            )
-        })
-        .collect()
-}
-
-fn limits(queue_packets: u32) -> Limits {
-    Limits {
-        queue_packets,
-        queue_bytes: u64::MAX,
-        max_outstanding: 1 << 20,
-    }
-}
-
-fn trace(n: usize) -> Vec<usize> {
-    let mut s = 0x1234_5678_9ABC_DEF1u64;
-    (0..65_536)
-        .map(|_| (rng(&mut s) % n as u64) as usize)
-        .collect()
-}
+#[path = "../benches/support/psched_setup.rs"]
+mod setup;
+use setup::{limits, specs, trace};
 
 /// `policed` with the mark decision from a per-flow `FlowMarks` table.
 fn policed_table(n: usize, packets: u64) {
