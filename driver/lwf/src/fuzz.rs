@@ -332,7 +332,9 @@ fn packet(inp: &mut Input<'_>) -> TxPacket {
         nbs,
         head_room: u32::from(inp.below(4)) * 8,
         ieee8021q: if inp.below(4) == 0 { inp.usize() } else { 0 },
-        cancel_id: usize::from(inp.below(4)),
+        // 0 is "no cancel id"; 1 and 2 are what the cancel step names, so
+        // a cancel often finds NBLs the driver holds.
+        cancel_id: usize::from(inp.below(3)),
         ..TxPacket::default()
     };
     lso(inp, p)
@@ -356,6 +358,8 @@ pub struct Run {
     pub lso_sends: u64,
     /// LSO sends whose TCP header could not be read.
     pub lso_bad_header: u64,
+    /// The most NBLs the driver held (shaper or sequencer) after a step.
+    pub held_peak: u64,
 }
 
 /// Runs one input through the driver's send path on the simulated NDIS
@@ -373,14 +377,19 @@ pub fn send_path(data: &[u8]) -> Run {
     let a = sim.attach(&AdapterSpec::ethernet(1)).expect("attach");
     assert_eq!(a.restart(), NDIS_STATUS_SUCCESS, "restart");
     let _ = publish(&mut inp, &a);
+    // Half the runs start with the miniport holding its sends, so the
+    // outstanding bound fills and the driver holds NBLs for the cancel,
+    // pause and republish steps to find.
+    a.set_miniport_hold(inp.below(2) == 0);
     let mut sent = 0u64;
+    let mut held_peak = 0u64;
     let mut running = true;
     for step in 0..MAX_STEPS {
         if inp.is_empty() {
             break;
         }
         match inp.below(16) {
-            0..=7 => {
+            0..=6 => {
                 let n = 1 + usize::from(inp.below(4));
                 let pkts: Vec<TxPacket> = (0..n).map(|_| packet(&mut inp)).collect();
                 let flags = if inp.below(2) == 0 {
@@ -390,14 +399,16 @@ pub fn send_path(data: &[u8]) -> Run {
                 };
                 sent += a.send(&pkts, flags).len() as u64;
             }
-            8 => {
+            7 => {
                 let _ = sim.advance(u64::from(inp.u32()) % 50_000_000);
             }
-            9 => a.set_miniport_hold(inp.below(2) == 0),
-            10 => {
+            8 => a.set_miniport_hold(inp.below(2) == 0),
+            9 => {
                 let _ = a.complete_held(usize::from(inp.below(8)));
             }
-            11 => a.cancel(usize::from(inp.below(4))),
+            // Cancels name ids 1 and 2, which packets carry two times in
+            // three, so seeded inputs cancel held NBLs, not only nothing.
+            10 | 11 => a.cancel(1 + usize::from(inp.below(2))),
             12 => a.link_state([10_000_000, 100_000_000, 1_000_000_000][usize::from(inp.below(3))]),
             13 => {
                 if inp.below(4) == 0 {
@@ -420,6 +431,7 @@ pub fn send_path(data: &[u8]) -> Run {
                 }
             }
         }
+        held_peak = held_peak.max(u64::from(a.module().expect("module").held()));
         let e = sim.errors();
         assert!(e.is_empty(), "step {step}: NDIS rule violations: {e:#?}");
     }
@@ -488,6 +500,7 @@ pub fn send_path(data: &[u8]) -> Run {
         classified: dc.classified,
         lso_sends: dc.lso_sends,
         lso_bad_header: dc.lso_bad_header,
+        held_peak,
     };
     drop(m);
     a.detach();
