@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use qos_engine::flow::{FlowSpec, ServiceType};
 use qos_engine::mark::{
     Applied, Ieee8021QInfo, MarkError, MarkMaps, Marks, apply, decide, reset_dscp, rewrite_dscp,
-    rewrite_pcp,
+    rewrite_dscp_one, rewrite_pcp,
 };
 use qos_engine::packet::ipv4::checksum;
 use qos_engine::packet::{Family, Framing, MarkOffsets, parse};
@@ -192,6 +192,83 @@ proptest! {
         }
         if value > 63 {
             prop_assert_eq!(d, Err(MarkError::ValueOutOfRange { value }));
+        }
+    }
+}
+
+/// Frames for the one-slice fast path: mostly well-formed IPv4 / IPv6
+/// headers at a random offset (ECN and DSCP random, checksum valid or
+/// not), some with a wrong version nibble, an offset near or past the end,
+/// or cut short.
+fn one_slice_case() -> impl Strategy<Value = (Vec<u8>, u32, bool, u8)> {
+    (
+        prop::collection::vec(any::<u8>(), 0..80),
+        0u32..90,
+        any::<bool>(),
+        prop_oneof![8 => 0u8..64, 1 => 64u8..=255],
+        0u8..4,
+        any::<bool>(),
+    )
+        .prop_map(|(mut f, ip, v6, dscp, shape, fix_sum)| {
+            let at = ip as usize;
+            // shape 0: leave the bytes random; else a header of the family.
+            if shape != 0 && at < f.len() {
+                f[at] = if v6 { 0x60 | (f[at] & 0x0F) } else { 0x45 };
+                if !v6 && fix_sum && at + 20 <= f.len() {
+                    let c = full_checksum(&f[at..at + 20]);
+                    f[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
+                }
+            }
+            (f, ip, v6, dscp)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8192))]
+
+    /// The one-slice fast path is the general rewrite: `Some(changed)`
+    /// exactly when `rewrite_dscp` on the same one-slice frame is
+    /// `Ok(changed)`, the same bytes written; `None` exactly when it is an
+    /// error, and then nothing is written.
+    #[test]
+    fn one_slice_rewrite_equals_general((f, ip, v6, dscp) in one_slice_case()) {
+        let family = if v6 { Family::V6 } else { Family::V4 };
+        let offsets = MarkOffsets { ip, vlan_tci: None };
+        let mut general = f.clone();
+        let want = rewrite_dscp(&mut [&mut general[..]], family, &offsets, dscp);
+        let mut fast = f.clone();
+        let got = rewrite_dscp_one(&mut fast, family, ip, dscp);
+        prop_assert_eq!(got, want.ok());
+        prop_assert_eq!(&fast, &general);
+        if got.is_none() {
+            prop_assert_eq!(&fast, &f);
+        }
+    }
+}
+
+/// Every (DS byte, checksum) pair through the fast path and the general
+/// path on a fixed IPv4 header: the same bytes (the checksum arithmetic
+/// is exhaustively the same, including the 0x0000 / 0xFFFF cases).
+#[test]
+fn one_slice_rewrite_checksum_exhaustive_over_ds_byte() {
+    let mut base = [0u8; 20];
+    base[0] = 0x45;
+    for ds in 0..=255u8 {
+        for csum in (0..=0xFFFFu32).step_by(257).chain([0, 1, 0xFFFE, 0xFFFF]) {
+            for dscp in [0u8, 1, 10, 46, 63] {
+                let mut f = base;
+                f[1] = ds;
+                f[10..12].copy_from_slice(&(csum as u16).to_be_bytes());
+                let mut g = f;
+                let offsets = MarkOffsets {
+                    ip: 0,
+                    vlan_tci: None,
+                };
+                let want = rewrite_dscp(&mut [&mut g[..]], Family::V4, &offsets, dscp);
+                let got = rewrite_dscp_one(&mut f, Family::V4, 0, dscp);
+                assert_eq!(got, want.ok(), "ds {ds:#x} csum {csum:#x} dscp {dscp}");
+                assert_eq!(f, g, "ds {ds:#x} csum {csum:#x} dscp {dscp}");
+            }
         }
     }
 }

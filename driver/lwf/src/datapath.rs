@@ -31,7 +31,9 @@ use alloc::vec::Vec;
 use qos_engine::error::{ConfigError, ErrorKind, Field, Object};
 use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
-use qos_engine::mark::{Ieee8021QInfo, MarkMaps, Marks, apply, decide, reset_dscp};
+use qos_engine::mark::{
+    Ieee8021QInfo, MarkError, MarkMaps, Marks, apply, decide, reset_dscp, rewrite_dscp_one,
+};
 use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, ip_proto, parse};
 use qos_engine::psched::{
     BatchItem, DropReason, Limits, Released, Scheduler, SchedulerStats, SendSize, Submitted,
@@ -182,13 +184,76 @@ fn too_many() -> ConfigError {
 }
 
 /// Per-NBL state the scheduler keeps in its slab (no NBL field is used).
+///
+/// Plain 4- and 8-byte fields: the scheduler moves it from the chain
+/// iterator to the release callback, and fields packed around enum niches
+/// (an `Option<(Family, MarkOffsets)>`) were written in odd-sized pieces
+/// that the callback's loads could not forward from (perf showed a quarter
+/// of the callback's time on that one load).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Held {
     nbl: Nbl,
     port: NDIS_PORT_NUMBER,
     flags: u32,
-    /// The parse of the first NET_BUFFER, if it was classifiable.
-    parsed: Option<(Family, MarkOffsets)>,
+    /// Where the first NET_BUFFER's marks go.
+    at: MarkAt,
+}
+
+/// [`MarkOffsets`] and the family of a classifiable frame, or nothing, in
+/// three 32-bit words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+struct MarkAt {
+    /// `MarkOffsets::ip`.
+    ip: u32,
+    /// `MarkOffsets::vlan_tci`, [`MarkAt::NO_TAG`] for `None` (a TCI
+    /// offset is always at least 2 below the IP offset, so never that).
+    tci: u32,
+    /// [`MarkAt::V4`], [`MarkAt::V6`], or [`MarkAt::UNPARSED`].
+    family: u32,
+}
+
+impl MarkAt {
+    const NO_TAG: u32 = u32::MAX;
+    const UNPARSED: u32 = 0;
+    const V4: u32 = 4;
+    const V6: u32 = 6;
+
+    /// Nothing to mark: the frame was not classifiable.
+    const NONE: Self = Self {
+        ip: 0,
+        tci: Self::NO_TAG,
+        family: Self::UNPARSED,
+    };
+
+    fn new(family: Family, offsets: &MarkOffsets) -> Self {
+        Self {
+            ip: offsets.ip,
+            tci: offsets.vlan_tci.unwrap_or(Self::NO_TAG),
+            family: match family {
+                Family::V4 => Self::V4,
+                Family::V6 => Self::V6,
+            },
+        }
+    }
+
+    /// The family and offsets back, if the frame was classifiable.
+    fn get(self) -> Option<(Family, MarkOffsets)> {
+        let family = match self.family {
+            Self::V4 => Family::V4,
+            Self::V6 => Family::V6,
+            _ => return None,
+        };
+        let vlan_tci = (self.tci != Self::NO_TAG).then_some(self.tci);
+        Some((
+            family,
+            MarkOffsets {
+                ip: self.ip,
+                vlan_tci,
+            },
+        ))
+    }
 }
 
 /// Datapath counters (driver side; the scheduler keeps ntddpsch.h's).
@@ -233,19 +298,58 @@ pub struct Datapath {
     /// classified once. Classification is a function of the key and the
     /// configuration, so the result is the same.
     last_class: Option<(FlowKey, Option<usize>)>,
-    /// Marks decided under `config` for (flow, conforming), direct-mapped
-    /// by [`marks_slot`] (cleared when a configuration is published):
-    /// released NBLs of a flow seen recently are marked without looking
-    /// the flow up again.
-    marks_cache: [Option<(usize, bool, Marks)>; MARKS_CACHE],
+    /// Marks decided under `config` (cleared when a configuration is
+    /// published): released NBLs of a flow seen recently are marked
+    /// without looking the flow up again.
+    marks_cache: MarksCache,
 }
 
-/// Entries of [`Datapath`]'s marks cache (a power of two).
+/// Entries of [`MarksCache`] (a power of two).
 const MARKS_CACHE: usize = 16;
 
-/// The marks-cache slot of (flow, conforming).
-fn marks_slot(flow: usize, conforming: bool) -> usize {
-    (flow.wrapping_mul(2) | usize::from(conforming)) & (MARKS_CACHE - 1)
+/// The marks of (flow, conforming), direct-mapped on `2 * flow +
+/// conforming`. An entry is its tag `2 * flow + conforming + 1` (0:
+/// empty) and the marks; a flow index too large for a tag is never
+/// cached (decided every time).
+#[derive(Debug, Clone, Copy)]
+struct MarksCache([(usize, Marks); MARKS_CACHE]);
+
+impl MarksCache {
+    const EMPTY: Self = Self(
+        [(
+            0,
+            Marks {
+                dscp: None,
+                pcp: None,
+            },
+        ); MARKS_CACHE],
+    );
+
+    /// The marks of a released NBL of `flow` under `policy`.
+    #[inline]
+    fn get(&mut self, policy: Option<&dyn Policy>, flow: usize, conforming: bool) -> Option<Marks> {
+        let key = flow.checked_mul(2).map(|k| k | usize::from(conforming));
+        let tag = key.and_then(|k| k.checked_add(1));
+        let entry = key.and_then(|k| self.0.get_mut(k & (MARKS_CACHE - 1)));
+        match (tag, entry) {
+            (Some(t), Some(e)) if e.0 == t => Some(e.1),
+            (t, e) => {
+                let m = Self::decide(policy, flow, conforming)?;
+                if let (Some(t), Some(e)) = (t, e) {
+                    *e = (t, m);
+                }
+                Some(m)
+            }
+        }
+    }
+
+    /// What a cache miss costs: the flow's specification and the maps.
+    #[inline(never)]
+    fn decide(policy: Option<&dyn Policy>, flow: usize, conforming: bool) -> Option<Marks> {
+        let cfg = policy?;
+        let (_, spec) = cfg.flows().get(flow)?;
+        Some(decide(cfg.maps(), spec, conforming))
+    }
 }
 
 impl Datapath {
@@ -260,7 +364,7 @@ impl Datapath {
             sched_out: 0,
             counters: DatapathCounters::default(),
             last_class: None,
-            marks_cache: [None; MARKS_CACHE],
+            marks_cache: MarksCache::EMPTY,
         }
     }
 
@@ -355,7 +459,7 @@ impl Datapath {
         }
         self.config = config;
         self.last_class = None;
-        self.marks_cache = [None; MARKS_CACHE];
+        self.marks_cache = MarksCache::EMPTY;
         Ok(())
     }
 
@@ -391,54 +495,46 @@ impl Datapath {
             ..
         } = self;
         let policy = config.as_deref();
-        let mut chain = Chain {
-            cur: first,
-            nbls: 0,
+        let mut chain = Chain::new(
+            first,
             port,
             flags,
-            classify: Classify {
+            Classify {
                 framing: *framing,
                 policy,
                 last_class,
                 counters: &mut *counters,
+                classified: 0,
+                unmatched: 0,
             },
-        };
+        );
         let Some(s) = sched.as_mut() else {
             for item in &mut chain {
                 refuse(item.pkt.nbl, NDIS_STATUS_RESOURCES, refused);
             }
-            return ChainSubmitted {
-                nbls: chain.nbls,
-                released: 0,
-            };
+            let nbls = chain.nbls;
+            chain.classify.fold();
+            return ChainSubmitted { nbls, released: 0 };
         };
-        // Marking and drop counters of this chain: `counters` is lent to
-        // the classification iterator while the scheduler runs.
-        let mut tally = DatapathCounters::default();
-        let mut released = 0u32;
+        // Marking and drop counts of this chain: `counters` is lent to the
+        // classification iterator while the scheduler runs.
+        let mut tally = Tally::default();
         s.submit_batch(now, &mut chain, |outcome| match outcome {
-            Submitted::Released(r) => {
-                emit(r, policy, marks_cache, &mut tally, sched_out, out);
-                released = released.saturating_add(1);
-            }
+            Submitted::Released(r) => emit(r, policy, marks_cache, &mut tally, out),
             Submitted::Dropped(h, why) => {
-                tally.dropped = tally.dropped.saturating_add(1);
+                tally.dropped = tally.dropped.wrapping_add(1);
                 refuse(h.nbl, drop_status(why), refused);
             }
         });
         let nbls = chain.nbls;
-        let c = counters;
-        c.dropped = c.dropped.saturating_add(tally.dropped);
-        c.mark_errors = c.mark_errors.saturating_add(tally.mark_errors);
-        c.dscp_marked = c.dscp_marked.saturating_add(tally.dscp_marked);
-        c.pcp_marked = c.pcp_marked.saturating_add(tally.pcp_marked);
+        chain.classify.fold();
+        let released = tally.fold(counters, sched_out);
         ChainSubmitted { nbls, released }
     }
 
     /// Release every NBL that may go now into `out`, marked. Returns the
     /// number released.
     pub fn release(&mut self, now: Ticks, out: &mut SendBatch) -> u32 {
-        let mut n = 0u32;
         let Self {
             config,
             sched,
@@ -451,11 +547,11 @@ impl Datapath {
             return 0;
         };
         let policy = config.as_deref();
+        let mut tally = Tally::default();
         while let Some(r) = s.dequeue(now) {
-            emit(r, policy, marks_cache, counters, sched_out, out);
-            n = n.saturating_add(1);
+            emit(r, policy, marks_cache, &mut tally, out);
         }
-        n
+        tally.fold(counters, sched_out)
     }
 
     /// `n` NBLs came back from the miniport; those the scheduler handed out
@@ -530,17 +626,22 @@ struct Classify<'a> {
     framing: Framing,
     policy: Option<&'a dyn Policy>,
     last_class: &'a mut Option<(FlowKey, Option<usize>)>,
+    /// Counters of the rare outcomes (unclassifiable, LSO).
     counters: &'a mut DatapathCounters,
+    /// NBLs classified into a flow / matching no filter, added to
+    /// `counters` by [`Classify::fold`].
+    classified: u32,
+    unmatched: u32,
 }
 
 impl Classify<'_> {
     /// Parse the first NET_BUFFER, classify, and size the NBL on the wire
     /// (one walk of the NET_BUFFER list; an LSO send also reads each
     /// NET_BUFFER's TCP data offset).
-    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, Option<(Family, MarkOffsets)>, SendSize) {
+    fn classify(&mut self, nbl: &Nbl) -> (Option<usize>, MarkAt, SendSize) {
         let Some(first) = nbl.first_nb() else {
             self.count_unclassifiable(Unclassifiable::Truncated);
-            return (None, None, SendSize::single(0));
+            return (None, MarkAt::NONE, SendSize::single(0));
         };
         let parsed = match first.contiguous() {
             Some(one) => parse(&[one], self.framing),
@@ -581,17 +682,26 @@ impl Classify<'_> {
                     }
                 };
                 if flow.is_some() {
-                    self.counters.classified = self.counters.classified.saturating_add(1);
+                    self.classified = self.classified.wrapping_add(1);
                 } else {
-                    self.counters.unmatched = self.counters.unmatched.saturating_add(1);
+                    self.unmatched = self.unmatched.wrapping_add(1);
                 }
-                (flow, Some((p.key.family, p.offsets)), size)
+                (flow, MarkAt::new(p.key.family, &p.offsets), size)
             }
             Err(why) => {
                 self.count_unclassifiable(*why);
-                (None, None, size)
+                (None, MarkAt::NONE, size)
             }
         }
+    }
+
+    /// Add the chain's classification counts to the counters.
+    fn fold(&mut self) {
+        let c = &mut *self.counters;
+        c.classified = c.classified.saturating_add(u64::from(self.classified));
+        c.unmatched = c.unmatched.saturating_add(u64::from(self.unmatched));
+        self.classified = 0;
+        self.unmatched = 0;
     }
 
     fn count_unclassifiable(&mut self, why: Unclassifiable) {
@@ -611,6 +721,18 @@ struct Chain<'a> {
     classify: Classify<'a>,
 }
 
+impl<'a> Chain<'a> {
+    fn new(first: Option<Nbl>, port: NDIS_PORT_NUMBER, flags: u32, classify: Classify<'a>) -> Self {
+        Self {
+            cur: first,
+            nbls: 0,
+            port,
+            flags,
+            classify,
+        }
+    }
+}
+
 impl Iterator for Chain<'_> {
     type Item = BatchItem<Held>;
 
@@ -618,8 +740,8 @@ impl Iterator for Chain<'_> {
         let nbl = self.cur?;
         // Read the link before the NBL goes anywhere that rewrites it.
         self.cur = nbl.next();
-        self.nbls = self.nbls.saturating_add(1);
-        let (flow, parsed, size) = self.classify.classify(&nbl);
+        self.nbls = self.nbls.wrapping_add(1);
+        let (flow, at, size) = self.classify.classify(&nbl);
         Some(BatchItem {
             flow,
             size,
@@ -627,9 +749,36 @@ impl Iterator for Chain<'_> {
                 nbl,
                 port: self.port,
                 flags: self.flags,
-                parsed,
+                at,
             },
         })
+    }
+}
+
+/// Counts of one call's released NBLs and their marking, kept as plain
+/// increments per NBL and added to the counters once ([`Tally::fold`]).
+/// A call handles at most a chain plus what the scheduler holds, far below
+/// 2^32 NBLs, so the increments cannot wrap.
+#[derive(Debug, Default)]
+struct Tally {
+    released: u32,
+    dropped: u32,
+    dscp_marked: u32,
+    pcp_marked: u32,
+    mark_errors: u32,
+}
+
+impl Tally {
+    /// Add the counts to `counters`, the released NBLs to `sched_out`;
+    /// returns the number released.
+    fn fold(&self, counters: &mut DatapathCounters, sched_out: &mut u32) -> u32 {
+        let c = counters;
+        c.dropped = c.dropped.saturating_add(u64::from(self.dropped));
+        c.mark_errors = c.mark_errors.saturating_add(u64::from(self.mark_errors));
+        c.dscp_marked = c.dscp_marked.saturating_add(u64::from(self.dscp_marked));
+        c.pcp_marked = c.pcp_marked.saturating_add(u64::from(self.pcp_marked));
+        *sched_out = sched_out.saturating_add(self.released);
+        self.released
     }
 }
 
@@ -638,36 +787,25 @@ impl Iterator for Chain<'_> {
 fn emit(
     r: Released<Held>,
     policy: Option<&dyn Policy>,
-    marks_cache: &mut [Option<(usize, bool, Marks)>; MARKS_CACHE],
-    counters: &mut DatapathCounters,
-    sched_out: &mut u32,
+    marks_cache: &mut MarksCache,
+    tally: &mut Tally,
     out: &mut SendBatch,
 ) {
     let mut h = r.pkt;
-    if let Some((family, offsets)) = h.parsed {
-        let marks = r.flow.and_then(|i| {
-            let slot = marks_cache.get_mut(marks_slot(i, r.conforming))?;
-            match *slot {
-                Some((j, c, m)) if j == i && c == r.conforming => Some(m),
-                _ => {
-                    let cfg = policy?;
-                    let (_, spec) = cfg.flows().get(i)?;
-                    let m = decide(cfg.maps(), spec, r.conforming);
-                    *slot = Some((i, r.conforming, m));
-                    Some(m)
-                }
-            }
-        });
+    if let Some((family, offsets)) = h.at.get() {
+        let marks = r
+            .flow
+            .and_then(|i| marks_cache.get(policy, i, r.conforming));
         match marks {
-            Some(m) => mark(counters, &mut h.nbl, family, &offsets, m),
+            Some(m) => mark(tally, &mut h.nbl, family, &offsets, m),
             None if policy.is_some_and(|c| c.reset_unmarked_dscp()) => {
-                reset(counters, &h.nbl, family, &offsets);
+                reset(tally, &h.nbl, family, &offsets);
             }
             None => {}
         }
     }
     out.push(h.port, h.flags, h.nbl);
-    *sched_out = sched_out.saturating_add(1);
+    tally.released = tally.released.wrapping_add(1);
 }
 
 /// `a == b`, narrow fields first: two connections usually differ in their
@@ -758,61 +896,77 @@ fn lso_size(first: Nb<'_>, family: Family, l2: u32, tcp: u32, mss: u32) -> Optio
     Some(size)
 }
 
-/// Write the marks into every NET_BUFFER (and the out-of-band 802.1p).
-fn mark(
-    counters: &mut DatapathCounters,
-    nbl: &mut Nbl,
-    family: Family,
-    offsets: &MarkOffsets,
-    marks: Marks,
-) {
-    let mut oob = None;
+/// Write the marks into every NET_BUFFER (and the out-of-band 802.1p,
+/// unless no NET_BUFFER could be marked).
+fn mark(tally: &mut Tally, nbl: &mut Nbl, family: Family, offsets: &MarkOffsets, marks: Marks) {
+    let mut marked = false;
     let mut failed = false;
     let mut dscp = false;
+    // An in-band tag to rewrite takes `apply`; otherwise only the DSCP goes
+    // into the frame.
+    let in_band = offsets.vlan_tci.is_some() && marks.pcp.is_some();
     for nb in nbl.nbs() {
-        // One MDL (the common case) needs no segment array.
-        let mut segs: [&mut [u8]; MAX_SEGMENTS];
-        let mut one: [&mut [u8]; 1];
-        let frame: &mut [&mut [u8]] = match nb.contiguous_mut() {
-            Some(c) => {
-                one = [c];
-                &mut one
-            }
-            None => {
-                segs = Default::default();
-                let k = nb.segments_mut(&mut segs);
-                segs.get_mut(..k).unwrap_or(&mut [])
-            }
+        let mut frame = nb.contiguous_mut();
+        let quick = match (&mut frame, marks.dscp) {
+            _ if in_band => None,
+            (Some(f), Some(d)) => rewrite_dscp_one(f, family, offsets.ip, d),
+            (Some(_), None) => Some(false),
+            (None, _) => None,
         };
-        match apply(frame, family, offsets, marks) {
-            Ok(a) => {
-                oob = oob.or(a.out_of_band_pcp);
-                dscp |= a.dscp_changed;
-                if a.pcp_changed {
-                    counters.pcp_marked = counters.pcp_marked.saturating_add(1);
-                }
+        let applied = match quick {
+            Some(changed) => Ok((changed, false)),
+            None => apply_general(frame, nb, family, offsets, marks),
+        };
+        match applied {
+            Ok((changed, pcp)) => {
+                marked = true;
+                dscp |= changed;
+                tally.pcp_marked = tally.pcp_marked.wrapping_add(u32::from(pcp));
             }
             Err(_) => failed = true,
         }
     }
-    if dscp {
-        counters.dscp_marked = counters.dscp_marked.saturating_add(1);
-    }
-    if failed {
-        counters.mark_errors = counters.mark_errors.saturating_add(1);
-    }
-    if let Some(pcp) = oob {
+    tally.dscp_marked = tally.dscp_marked.wrapping_add(u32::from(dscp));
+    tally.mark_errors = tally.mark_errors.wrapping_add(u32::from(failed));
+    // What `apply` hands back as `out_of_band_pcp`: the 802.1p of a frame
+    // without an in-band tag.
+    if let (true, None, Some(pcp)) = (marked, offsets.vlan_tci, marks.pcp) {
         let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
         nbl.set_info(
             IEEE_8021Q_NET_BUFFER_LIST_INFO,
             Ieee8021QInfo::with_priority(v, pcp),
         );
-        counters.pcp_marked = counters.pcp_marked.saturating_add(1);
+        tally.pcp_marked = tally.pcp_marked.wrapping_add(1);
     }
 }
 
+/// [`apply`] on one NET_BUFFER (`frame`: its data, if in one MDL):
+/// whether the DSCP and the in-band PCP changed. Out of line: the common
+/// case is [`rewrite_dscp_one`].
+#[inline(never)]
+fn apply_general(
+    frame: Option<&mut [u8]>,
+    nb: Nb<'_>,
+    family: Family,
+    offsets: &MarkOffsets,
+    marks: Marks,
+) -> Result<(bool, bool), MarkError> {
+    let a = match frame {
+        Some(f) => apply(&mut [f], family, offsets, marks),
+        None => {
+            let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
+            let k = nb.segments_mut(&mut segs);
+            apply(segs.get_mut(..k).unwrap_or(&mut []), family, offsets, marks)
+        }
+    }?;
+    Ok((a.dscp_changed, a.pcp_changed))
+}
+
 /// DSCP override = ignore: DSCP 0 on every NET_BUFFER of an unmarked NBL.
-fn reset(counters: &mut DatapathCounters, nbl: &Nbl, family: Family, offsets: &MarkOffsets) {
+/// Out of line: its segment array would otherwise sit in every caller's
+/// frame.
+#[inline(never)]
+fn reset(tally: &mut Tally, nbl: &Nbl, family: Family, offsets: &MarkOffsets) {
     for nb in nbl.nbs() {
         let mut segs: [&mut [u8]; MAX_SEGMENTS] = Default::default();
         let k = nb.segments_mut(&mut segs);
@@ -820,13 +974,9 @@ fn reset(counters: &mut DatapathCounters, nbl: &Nbl, family: Family, offsets: &M
             continue;
         };
         match reset_dscp(frame, family, offsets) {
-            Ok(true) => {
-                counters.dscp_marked = counters.dscp_marked.saturating_add(1);
-            }
+            Ok(true) => tally.dscp_marked = tally.dscp_marked.wrapping_add(1),
             Ok(false) => {}
-            Err(_) => {
-                counters.mark_errors = counters.mark_errors.saturating_add(1);
-            }
+            Err(_) => tally.mark_errors = tally.mark_errors.wrapping_add(1),
         }
     }
 }

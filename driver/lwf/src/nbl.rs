@@ -215,35 +215,65 @@ impl<'a> Nb<'a> {
         out
     }
 
-    /// The whole frame as one slice when it lies in one MDL (the common
-    /// case: no segment array to fill).
-    #[must_use]
-    pub fn contiguous(&self) -> Option<&'a [u8]> {
+    /// The start and length of the frame when all of it lies in one MDL
+    /// (the common case), else `None` (also for no data). CurrentMdl is
+    /// looked at directly; a frame that does not start in it (its bytes
+    /// after CurrentMdlOffset are none) takes the general walk.
+    #[inline]
+    fn in_one_mdl(&self) -> Option<(*mut u8, usize)> {
+        let nb = self.raw();
+        let len = nb.DataLength as usize;
+        let offset = nb.CurrentMdlOffset as usize;
+        let raw = nb.CurrentMdl;
+        let m = NonNull::new(raw)?;
+        // SAFETY: validity invariant: the MDL chain is well formed.
+        let m = unsafe { m.as_ref() };
+        match (m.ByteCount as usize).checked_sub(offset) {
+            Some(room) if room > 0 => {
+                if len == 0 || len > room {
+                    return None;
+                }
+                let va = mdl_system_va(m, raw)?;
+                Some((va.wrapping_add(offset), len))
+            }
+            _ => self.in_one_mdl_walk(),
+        }
+    }
+
+    /// [`Nb::in_one_mdl`] for a frame that starts past CurrentMdl: the
+    /// first segment of the walk, if it holds the whole frame.
+    #[inline(never)]
+    #[cold]
+    fn in_one_mdl_walk(&self) -> Option<(*mut u8, usize)> {
         let len = self.data_len() as usize;
         let mut out = None;
         self.walk_limit(1, |p, l| {
             if l == len {
-                // SAFETY: validity invariant: `p..p+l` lies inside a mapped
-                // MDL buffer of an NBL we own, for the NBL's borrow 'a.
-                out = Some(unsafe { core::slice::from_raw_parts(p.cast_const(), l) });
+                out = Some((p, l));
             }
         });
         out
     }
 
+    /// The whole frame as one slice when it lies in one MDL (the common
+    /// case: no segment array to fill).
+    #[must_use]
+    #[inline]
+    pub fn contiguous(&self) -> Option<&'a [u8]> {
+        let (p, len) = self.in_one_mdl()?;
+        // SAFETY: validity invariant: `p..p+len` lies inside a mapped MDL
+        // buffer of an NBL we own, for the NBL's borrow 'a.
+        Some(unsafe { core::slice::from_raw_parts(p.cast_const(), len) })
+    }
+
     /// [`Nb::contiguous`], writable.
     #[must_use]
+    #[inline]
     pub fn contiguous_mut(&self) -> Option<&'a mut [u8]> {
-        let len = self.data_len() as usize;
-        let mut out = None;
-        self.walk_limit(1, |p, l| {
-            if l == len {
-                // SAFETY: validity invariant: we own the NBL and its data,
-                // and this is the only slice made over it.
-                out = Some(unsafe { core::slice::from_raw_parts_mut(p, l) });
-            }
-        });
-        out
+        let (p, len) = self.in_one_mdl()?;
+        // SAFETY: validity invariant: we own the NBL and its data, and this
+        // is the only slice made over it.
+        Some(unsafe { core::slice::from_raw_parts_mut(p, len) })
     }
 
     /// The frame's leading byte slices (at most [`MAX_SEGMENTS`]), written
@@ -370,7 +400,9 @@ impl NblQueue {
             None => self.head = Some(nbl),
         }
         self.tail = Some(nbl);
-        self.len = self.len.saturating_add(1);
+        // Wrapping: a queue of 2^32 NBLs cannot exist (each is a separate
+        // allocation of hundreds of bytes).
+        self.len = self.len.wrapping_add(1);
     }
 
     /// Move all of `other` to the end of this queue.

@@ -16,4 +16,6 @@ mod rewrite;
 
 pub use ieee8021q::Ieee8021QInfo;
 pub use maps::{FlowMarks, MarkMaps, Marks, PerServiceType, decide, validate_maps};
-pub use rewrite::{Applied, MarkError, apply, reset_dscp, rewrite_dscp, rewrite_pcp};
+pub use rewrite::{
+    Applied, MarkError, apply, reset_dscp, rewrite_dscp, rewrite_dscp_one, rewrite_pcp,
+};

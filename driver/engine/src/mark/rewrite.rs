@@ -283,6 +283,59 @@ pub fn apply(
     Ok(out)
 }
 
+/// [`rewrite_dscp`] on a frame in one slice (one MDL, the common case),
+/// inlined into the caller and without the segment walk: `Some(changed)`
+/// exactly when `rewrite_dscp(&mut [frame], family, offsets, dscp)` is
+/// `Ok(changed)`, with the same bytes written; `None`, with nothing
+/// written, when it is an error (call [`rewrite_dscp`] for which).
+/// `ip` is `MarkOffsets::ip`.
+#[inline]
+#[must_use]
+pub fn rewrite_dscp_one(frame: &mut [u8], family: Family, ip: u32, dscp: u8) -> Option<bool> {
+    if dscp > 63 {
+        return None;
+    }
+    let h = frame.get_mut(usize::try_from(ip).ok()?..)?;
+    match family {
+        Family::V4 => {
+            let h = h.first_chunk_mut::<V4_NEEDED>()?;
+            let [b0, b1] = [h[0], h[V4_DS_AT]];
+            if b0 >> 4 != 4 {
+                return None;
+            }
+            let new = (dscp << 2) | (b1 & 0x3);
+            if new == b1 {
+                return Some(false);
+            }
+            // ipv4::checksum_update(hc, b0:b1, b0:new) with the version
+            // byte cancelled out: ~(b0:b1) + (b0:new) = 0xFFFF - b1 + new,
+            // the same 32-bit sum, so the same folds and the same bits.
+            let hc = u16::from_be_bytes([h[V4_CSUM_AT], h[V4_CSUM_AT + 1]]);
+            let mut sum = u32::from(!hc)
+                .wrapping_add(0xFF00 | u32::from(!b1))
+                .wrapping_add(u32::from(new));
+            sum = (sum & 0xFFFF).wrapping_add(sum >> 16);
+            sum = (sum & 0xFFFF).wrapping_add(sum >> 16);
+            let [c0, c1] = (!(sum as u16)).to_be_bytes();
+            h[V4_DS_AT] = new;
+            h[V4_CSUM_AT] = c0;
+            h[V4_CSUM_AT + 1] = c1;
+            Some(true)
+        }
+        Family::V6 => {
+            let h = h.first_chunk_mut::<2>()?;
+            match new_v6(*h, dscp) {
+                Ok(Some(new)) => {
+                    *h = new;
+                    Some(true)
+                }
+                Ok(None) => Some(false),
+                Err(_) => None,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
