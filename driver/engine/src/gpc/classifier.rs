@@ -1005,6 +1005,49 @@ mod tests {
     }
 
     #[test]
+    fn tree_nodes_are_laid_out_by_cache_line() {
+        let mut rng = Rng(0x11FE_C0DE_0000_0002);
+        let fs: vec::Vec<Filter> = (0..2000).map(|i| random_filter(&mut rng, i)).collect();
+        let c = Classifier::build_tree(&fs).unwrap();
+        c.check_invariants();
+        let Index::Tree { v4, v6 } = &c.index else {
+            panic!("not a tree");
+        };
+        for f in [v4.pairs_in_line(), v6.pairs_in_line()] {
+            assert!(f.1 > 0);
+            assert_eq!(f.0, f.1, "child pairs across a line boundary");
+        }
+        // A copy made for an insert is laid out afresh, and after the
+        // insert still classifies like the reference.
+        let mut d = c.with_added(random_filter(&mut rng, 5000)).unwrap();
+        d = d.without(3);
+        d.check_invariants();
+        let Index::Tree { v4, .. } = &d.index else {
+            panic!("not a tree");
+        };
+        let (inside, all) = v4.pairs_in_line();
+        assert!(inside * 10 >= all * 9, "{inside} of {all} pairs in line");
+        // The other family's forest, copied by the insert, too.
+        let v6 = Filter {
+            family: Family::V6,
+            ..random_filter(&mut rng, 5001)
+        };
+        let e = d
+            .with_added(Filter {
+                src: Prefix::ANY,
+                dst: Prefix::ANY,
+                ..v6
+            })
+            .unwrap();
+        e.check_invariants();
+        let Index::Tree { v4, .. } = &e.index else {
+            panic!("not a tree");
+        };
+        let (inside, all) = v4.pairs_in_line();
+        assert!(inside * 10 >= all * 9, "{inside} of {all} pairs in line");
+    }
+
+    #[test]
     fn a_tree_built_one_filter_at_a_time_keeps_short_leaves() {
         let mut rng = Rng(0x0DDB_A11C_AFE0_0001);
         let mut c = Classifier::empty();

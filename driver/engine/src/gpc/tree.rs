@@ -40,7 +40,12 @@
 //!   loop's exit: the next node is `child + (key[field] >= value)`. At 10k
 //!   filters the trees outgrow L1 and each level is a dependent load, so
 //!   the node size shows: 8-byte nodes measured 8-10% faster than 12-byte
-//!   ones.
+//!   ones. For the same reason the nodes are laid out by cache line
+//!   ([`clustered`], after a build and in every copy): a child pair, the
+//!   pairs below it and one pair below those share a 64-byte line, so a
+//!   walk reads a line per two levels or so rather than one per level
+//!   (cachegrind, 10k IPv4: D1 misses on nodes -10%, 0.1-0.2 per packet;
+//!   2-4% faster, a few bytes per filter of filler).
 //! - **Leaves.** A node with at most [`LEAF_SIZE`] filters, or whose best
 //!   split would not shed a filter on either side, or at [`MAX_DEPTH`], or
 //!   once the tree holds [`REPLICATION`] times its filters in leaves (the
@@ -117,6 +122,35 @@
 //! misses). What remains is mostly mispredictions (about 9 per packet on
 //! fw1 and ipc1: the leaf exit of each walk, the gate bit, which rule of a
 //! leaf matches) and the first touch of each leaf line.
+//!
+//! Tried and dropped in session 3 (cachegrind per packet, fw1 10k IPv4
+//! unless said; wall clock as the best pass of many on a loaded machine):
+//! - a batch lookup walking 16 packets' trees together (gate tests, then
+//!   one level of every walk per round with the walks at their leaf
+//!   dropped from the list, then every leaf's first rule, then the scans),
+//!   so that the packets' misses overlap: 887-930 instructions against
+//!   447, mispredictions 9.2 to 7.5-7.9 (the rounds' loop exits replace
+//!   the walks'), and 6-17% slower on the real CPU (acl1, fw1);
+//! - a batch stage reading every packet's gate words and start nodes of
+//!   every tree before the single lookups: 769 instructions, 30-50%
+//!   slower;
+//! - the next tree's gate word read before this tree's walk (forced with
+//!   `black_box`): 568 instructions, no faster;
+//! - a copy of the start node in each gate word (16-byte words): D1 misses
+//!   6.8 to 6.6 on fw1 but up on acl1 and IPv6 (bigger gates), no faster;
+//! - a leaf scan with one branch per rule (address test folded in): 1.2-1.8
+//!   fewer mispredictions, 60-110 more instructions, no faster;
+//! - groups 0 and 1 in one tree (ipc1 walks tree 1 after a match in tree 0
+//!   for a quarter of its packets): fw1's leaves grow to 111 rules;
+//! - the best index of the rules in each gate block (exact, not per word):
+//!   would skip only 0.2-0.36 of the 0.8-1.1 walks per packet that find
+//!   nothing better, for 32 times the gate memory;
+//! - leaves of 4 (fewer instructions and mispredictions, more misses: no
+//!   faster); 8 gate blocks per rule (no faster); pair-lines started at
+//!   every gate start node (more lines: 6.6 to 7.2 D1 misses);
+//! - leaf runs aligned to lines: by counting, 4.3 to 3.9 lines read per
+//!   packet on fw1 and ipc1 10k IPv4 (none on IPv6, whose rules are a line
+//!   each), about 0.2 misses, for 3.5 bytes per filter: not done.
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
@@ -301,7 +335,7 @@ fn group_of<A: Addr>(r: &Rule<A>) -> u8 {
 const WILD_SCORE: u32 = 60;
 
 /// One group's tree.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Tree<A: Addr> {
     group: u8,
     /// Best (smallest) filter index held, `u32::MAX` when none.
@@ -312,6 +346,24 @@ struct Tree<A: Addr> {
     nodes: Vec<Node>,
     /// Leaf runs: the rules themselves, best (smallest index) first.
     entries: Vec<Rule<A>>,
+}
+
+impl<A: Addr> Clone for Tree<A> {
+    /// A copy whose nodes are laid out by cache line afresh (see
+    /// [`clustered`]): a plain copy of the array would land anywhere
+    /// relative to the line boundaries.
+    fn clone(&self) -> Self {
+        let nodes = clustered(&self.nodes, 0);
+        let mut gate = self.gate.clone();
+        gate.set_starts(&nodes);
+        Self {
+            group: self.group,
+            min: self.min,
+            gate,
+            nodes,
+            entries: self.entries.clone(),
+        }
+    }
 }
 
 /// Fewest and most blocks a [`Gate`] tells apart (powers of two): about
@@ -577,7 +629,7 @@ impl<A: Addr> Tree<A> {
         let mut queue = VecDeque::new();
         queue.push_back((0, set, whole, 0));
         t.grow(queue, budget, live);
-        t.nodes.shrink_to_fit();
+        t.nodes = clustered(&t.nodes, 0);
         t.entries.shrink_to_fit();
         t.gate.set_starts(&t.nodes);
         t
@@ -709,7 +761,9 @@ impl<A: Addr> Tree<A> {
     /// `drop` (if any) and without the runs that earlier inserts left
     /// behind, with `room` entries to spare.
     fn compacted(&self, room: usize, drop: Option<u32>) -> Self {
-        let mut nodes = self.nodes.clone();
+        // Laid out by line afresh: a copy's array moves, and the inserts
+        // since the build appended nodes out of line.
+        let mut nodes = clustered(&self.nodes, if room > 0 { SPARE_NODES } else { 0 });
         let mut entries = Vec::with_capacity(self.entries.len().saturating_add(room));
         for n in nodes.iter_mut().filter(|n| n.is_leaf()) {
             let (start, len) = n.run();
@@ -722,10 +776,12 @@ impl<A: Addr> Tree<A> {
             *n = Node::leaf(new_start, entries.len().wrapping_sub(new_start));
         }
         let min = entries.iter().map(|r| r.idx).min().unwrap_or(u32::MAX);
+        let mut gate = self.gate.clone();
+        gate.set_starts(&nodes);
         Self {
             group: self.group,
             min,
-            gate: self.gate.clone(),
+            gate,
             nodes,
             entries,
         }
@@ -756,6 +812,100 @@ impl<A: Addr> Tree<A> {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// Nodes in a cache line (8-byte nodes, 64-byte lines).
+const LINE_NODES: usize = 8;
+/// Room a copy made for an insert keeps for new nodes (a leaf grown into
+/// a subtree), so that the insert does not move the array off its line
+/// boundaries.
+const SPARE_NODES: usize = 64;
+
+/// The same tree with its child pairs laid out by cache line (a walk
+/// reads one line per two levels or so, not one per level): the root
+/// first, then lines of four pairs each (a pair, the child pairs of its
+/// two nodes, and one grandchild pair); the other grandchild pairs start
+/// lines of their own. Lines start on a 64-byte boundary of the
+/// returned array (the filler slots are empty leaves no walk reaches), so
+/// a line is one cache line as long as the array is not moved; it has
+/// room for `spare` more nodes. Nodes no walk reaches are dropped.
+/// Children stay after their parents. At 10k filters a walk's deep nodes mostly
+/// missed L1, one line per level in the build's breadth-first order.
+fn clustered(nodes: &[Node], spare: usize) -> Vec<Node> {
+    let inner_pair =
+        |i: usize| -> Option<usize> { nodes.get(i).filter(|n| !n.is_leaf()).map(|n| n.child()) };
+    // Lines as the old positions of their pairs' first nodes.
+    let mut lines: Vec<[Option<usize>; 4]> = Vec::new();
+    let mut roots: VecDeque<usize> = inner_pair(0).into_iter().collect();
+    while let Some(c) = roots.pop_front() {
+        let mut line = [Some(c), None, None, None];
+        let kids: [Option<usize>; 2] = [inner_pair(c), inner_pair(c.wrapping_add(1))];
+        let mut grand: Vec<usize> = Vec::new();
+        for (slot, k) in line.iter_mut().skip(1).zip(kids.iter()) {
+            *slot = *k;
+            if let Some(k) = *k {
+                grand.extend(inner_pair(k));
+                grand.extend(inner_pair(k.wrapping_add(1)));
+            }
+        }
+        let mut grand = grand.into_iter();
+        if let (Some(g), Some(slot)) = (grand.next(), line.get_mut(3)) {
+            *slot = Some(g);
+            roots.extend(inner_pair(g));
+            roots.extend(inner_pair(g.wrapping_add(1)));
+        }
+        roots.extend(grand);
+        lines.push(line);
+    }
+    // The root, filler up to a line boundary, then the lines.
+    let len = lines.len().saturating_mul(LINE_NODES).saturating_add(1);
+    let mut out: Vec<Node> =
+        Vec::with_capacity(len.saturating_add(LINE_NODES).saturating_add(spare));
+    let size = core::mem::size_of::<Node>();
+    let at = (out.as_ptr() as usize)
+        .checked_div(size)
+        .unwrap_or(0)
+        .wrapping_add(1)
+        % LINE_NODES;
+    let pad = (LINE_NODES.wrapping_sub(at)) % LINE_NODES;
+    // New position of each old node (`u32::MAX`: not reachable, dropped;
+    // the root stays at 0).
+    let mut pos = vec![u32::MAX; nodes.len()];
+    if let Some(x) = pos.first_mut() {
+        *x = 0;
+    }
+    let mut next = pad.saturating_add(1);
+    for line in &lines {
+        for (slot, c) in line.iter().enumerate() {
+            if let Some(c) = *c {
+                let p = next.saturating_add(slot.saturating_mul(2));
+                let p = u32::try_from(p).unwrap_or(0);
+                if let Some(x) = pos.get_mut(c) {
+                    *x = p;
+                }
+                if let Some(x) = pos.get_mut(c.wrapping_add(1)) {
+                    *x = p.saturating_add(1);
+                }
+            }
+        }
+        next = next.saturating_add(LINE_NODES);
+    }
+    out.resize(next, Node::EMPTY_LEAF);
+    for (n, &p) in nodes.iter().zip(&pos) {
+        if p == u32::MAX {
+            continue;
+        }
+        let moved = if n.is_leaf() {
+            *n
+        } else {
+            let child = pos.get(n.child()).copied().unwrap_or(0) as usize;
+            Node::inner(n.dim() as usize, n.value, child)
+        };
+        if let Some(slot) = out.get_mut(p as usize) {
+            *slot = moved;
+        }
+    }
+    out
 }
 
 /// Split values tried per field and node: every endpoint in small nodes,
@@ -1009,6 +1159,31 @@ impl<A: Addr> Forest<A> {
         f
     }
 
+    /// Of the child pairs a walk can reach, how many lie within one cache
+    /// line, and how many there are (for tests: after a build, all).
+    #[cfg(test)]
+    pub(crate) fn pairs_in_line(&self) -> (usize, usize) {
+        let (mut inside, mut all) = (0, 0);
+        for t in &self.trees {
+            let base = t.nodes.as_ptr() as usize;
+            let mut stack = vec![0usize];
+            while let Some(i) = stack.pop() {
+                let n = t.nodes[i];
+                if n.is_leaf() {
+                    continue;
+                }
+                let at = base + n.child() * core::mem::size_of::<Node>();
+                all += 1;
+                if at / 64 == (at + core::mem::size_of::<Node>()) / 64 {
+                    inside += 1;
+                }
+                stack.push(n.child());
+                stack.push(n.child() + 1);
+            }
+        }
+        (inside, all)
+    }
+
     /// Trees held.
     pub(crate) fn trees(&self) -> usize {
         self.trees.len()
@@ -1036,6 +1211,9 @@ impl<A: Addr> Forest<A> {
     pub(crate) fn check_invariants(&self) {
         assert!(self.trees.windows(2).all(|w| w[0].min <= w[1].min));
         for t in &self.trees {
+            for (i, n) in t.nodes.iter().enumerate() {
+                assert!(n.is_leaf() || n.child() > i, "child before its parent");
+            }
             assert_eq!(
                 t.min,
                 t.entries.iter().map(|r| r.idx).min().unwrap_or(u32::MAX)
