@@ -1,17 +1,13 @@
 //! Benchmarks of the Generic Packet Classifier (`engine::gpc`).
 //!
 //! Filter sets:
-//! - ClassBench acl1, fw1 and ipc1 at about 1k and 10k filters, read from
-//!   `$CARGO_MANIFEST_DIR/../../../shared/bench/classbench` (the shared
-//!   directory beside the repository). Lines load in order as filters with
-//!   ids 0, 1, 2...; qoslwf's precedence rules decide, not line order.
-//!   Protocol value/mask 0x00/0x00 is "any", x/0xFF is that protocol (6 TCP,
-//!   17 UDP, 1 ICMP, else a number). Address bits past the prefix length
-//!   are cleared (counted in the output).
-//! - An IPv6 variant of each: every IPv4 prefix a.b.c.d/len becomes
-//!   2001:db8:XXXX:XXXX::/(32 + len), the 32 IPv4 bits right after the
-//!   2001:db8::/32 documentation prefix; a /0 stays ::/0 (no condition), so
-//!   the set keeps its shape and precedence. Packets get random low 64 bits.
+//! - ClassBench acl1, fw1 and ipc1 at about 1k and 10k filters, read by
+//!   `support/classbench.rs` (shared with `tests/gpc_large.rs`; the format
+//!   and the directory are described there). What the load cleared or
+//!   refused is counted in the output.
+//! - An IPv6 variant of each (same module): every IPv4 prefix a.b.c.d/len
+//!   becomes 2001:db8:XXXX:XXXX::/(32 + len); a /0 stays ::/0, so the set
+//!   keeps its shape and precedence. Packets get random low 64 bits.
 //! - A small realistic host set (voice, video, backup, web, DNS, management;
 //!   IPv4 and IPv6).
 //!
@@ -42,7 +38,6 @@
 //! the classifier, and the index alone), tables and longest bucket.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +47,10 @@ use qos_engine::gpc::{
     Classifier, DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch, Tuning,
 };
 use qos_engine::packet::{Family, FlowKey, L4};
+
+#[path = "support/classbench.rs"]
+mod classbench;
+use classbench::{classbench_dir, load_classbench, to_v6, v6_variant};
 
 /// xorshift64*: deterministic, good enough for traces.
 struct Rng(u64);
@@ -69,119 +68,6 @@ impl Rng {
     fn u128(&mut self) -> u128 {
         (u128::from(self.next()) << 64) | u128::from(self.next())
     }
-}
-
-/// What loading a ClassBench file found.
-#[derive(Default)]
-struct LoadNotes {
-    host_bits_cleared: usize,
-    partial_proto_masks: usize,
-    refused: usize,
-}
-
-fn classbench_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/classbench")
-}
-
-fn parse_prefix(s: &str, notes: &mut LoadNotes) -> Option<Prefix> {
-    let (addr, len) = s.trim().trim_start_matches('@').split_once('/')?;
-    let len: u8 = len.parse().ok()?;
-    let mut bytes = [0u8; 4];
-    let mut parts = addr.split('.');
-    for b in &mut bytes {
-        *b = parts.next()?.parse().ok()?;
-    }
-    let addr = u32::from_be_bytes(bytes);
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    if addr & !mask != 0 {
-        notes.host_bits_cleared += 1;
-    }
-    Some(Prefix {
-        addr: u128::from(addr & mask),
-        len,
-    })
-}
-
-fn parse_ports(s: &str) -> Option<PortRange> {
-    let (lo, hi) = s.split_once(':')?;
-    Some(PortRange {
-        lo: lo.trim().parse().ok()?,
-        hi: hi.trim().parse().ok()?,
-    })
-}
-
-fn parse_proto(s: &str, notes: &mut LoadNotes) -> Option<ProtocolMatch> {
-    let (v, m) = s.trim().split_once('/')?;
-    let v = u8::from_str_radix(v.trim_start_matches("0x"), 16).ok()?;
-    let m = u8::from_str_radix(m.trim_start_matches("0x"), 16).ok()?;
-    Some(match (v, m) {
-        (_, 0) => ProtocolMatch::Any,
-        (6, 0xFF) => ProtocolMatch::Tcp,
-        (17, 0xFF) => ProtocolMatch::Udp,
-        (1, 0xFF) => ProtocolMatch::Icmp,
-        (n, 0xFF) => ProtocolMatch::Number(n),
-        _ => {
-            notes.partial_proto_masks += 1;
-            ProtocolMatch::Any
-        }
-    })
-}
-
-fn load_classbench(name: &str) -> Option<(Vec<Filter>, LoadNotes)> {
-    let text = std::fs::read_to_string(classbench_dir().join(name)).ok()?;
-    let mut notes = LoadNotes::default();
-    let mut filters = Vec::new();
-    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        let mut cols = line.split('\t');
-        let parsed = (|| {
-            let src = parse_prefix(cols.next()?, &mut notes)?;
-            let dst = parse_prefix(cols.next()?, &mut notes)?;
-            let src_ports = parse_ports(cols.next()?)?;
-            let dst_ports = parse_ports(cols.next()?)?;
-            let protocol = parse_proto(cols.next()?, &mut notes)?;
-            Some(Filter {
-                id: u32::try_from(i).ok()?,
-                flow: u32::try_from(i).ok()?,
-                family: Family::V4,
-                src,
-                dst,
-                src_ports,
-                dst_ports,
-                protocol,
-                dscp: None,
-                vlan: None,
-                precedence: DEFAULT_PRECEDENCE,
-            })
-        })();
-        match parsed.filter(|f| qos_engine::gpc::validate_filter(f).is_ok()) {
-            Some(f) => filters.push(f),
-            None => notes.refused += 1,
-        }
-    }
-    Some((filters, notes))
-}
-
-/// 2001:db8::/32 followed by the IPv4 bits; /0 stays ::/0.
-fn to_v6(p: Prefix) -> Prefix {
-    if p.len == 0 {
-        return Prefix::ANY;
-    }
-    Prefix {
-        addr: (0x2001_0db8u128 << 96) | (p.addr << 64),
-        len: p.len + 32,
-    }
-}
-
-fn v6_variant(filters: &[Filter]) -> Vec<Filter> {
-    filters
-        .iter()
-        .map(|f| Filter {
-            family: Family::V6,
-            src: to_v6(f.src),
-            dst: to_v6(f.dst),
-            ..*f
-        })
-        .collect()
 }
 
 /// A host's policy: tens of filters by ports and subnets, both families.

@@ -6,11 +6,13 @@
 //! The small random sets of `gpc_differential` rarely grow trees deep
 //! enough for these paths to matter.
 
-use std::path::PathBuf;
-
 use qos_engine::gpc::reference::LinearClassifier;
 use qos_engine::gpc::{Classifier, DEFAULT_PRECEDENCE, Filter, PortRange, Prefix, ProtocolMatch};
 use qos_engine::packet::{Family, FlowKey, L4, VlanTag};
+
+#[path = "../benches/support/classbench.rs"]
+mod classbench;
+use classbench::{load_classbench, to_v6};
 
 /// xorshift64*: deterministic.
 struct Rng(u64);
@@ -35,18 +37,6 @@ fn mask(family: Family, len: u8) -> u128 {
         0
     } else {
         all & !((1u128 << host) - 1)
-    }
-}
-
-/// IPv4 prefix a.b.c.d/len to 2001:db8:<v4>::/(len + 32) (the bench's
-/// IPv6 variant); /0 stays ::/0.
-fn to_v6(p: Prefix) -> Prefix {
-    if p.len == 0 {
-        return Prefix::ANY;
-    }
-    Prefix {
-        addr: (0x2001_0db8u128 << 96) | (p.addr << 64),
-        len: p.len + 32,
     }
 }
 
@@ -116,17 +106,13 @@ fn synthetic(n: usize, rng: &mut Rng) -> Vec<Filter> {
         .collect()
 }
 
+/// The bench's IPv6 variant of `filters`, ids moved up by `id_base`.
 fn v6_variant(filters: &[Filter], id_base: u32) -> Vec<Filter> {
-    filters
-        .iter()
-        .map(|f| Filter {
-            id: f.id + id_base,
-            family: Family::V6,
-            src: to_v6(f.src),
-            dst: to_v6(f.dst),
-            ..*f
-        })
-        .collect()
+    let mut v6 = classbench::v6_variant(filters);
+    for f in &mut v6 {
+        f.id += id_base;
+    }
+    v6
 }
 
 /// A packet inside `f` (random host bits and ports in range).
@@ -236,75 +222,11 @@ fn a_large_synthetic_set_matches_the_reference_through_adds_and_removes() {
     assert_same(&c, &filters, &keys, "after the run");
 }
 
-fn classbench_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/classbench")
-}
-
-/// The ClassBench line format (as the `gpc` bench reads it).
-fn load_classbench(name: &str) -> Option<Vec<Filter>> {
-    let text = std::fs::read_to_string(classbench_dir().join(name)).ok()?;
-    let prefix = |s: &str| -> Option<Prefix> {
-        let (addr, len) = s.trim().trim_start_matches('@').split_once('/')?;
-        let len: u8 = len.parse().ok()?;
-        let mut bytes = [0u8; 4];
-        let mut parts = addr.split('.');
-        for b in &mut bytes {
-            *b = parts.next()?.parse().ok()?;
-        }
-        Some(Prefix {
-            addr: u128::from(u32::from_be_bytes(bytes)) & mask(Family::V4, len),
-            len,
-        })
-    };
-    let ports = |s: &str| -> Option<PortRange> {
-        let (lo, hi) = s.split_once(':')?;
-        Some(PortRange {
-            lo: lo.trim().parse().ok()?,
-            hi: hi.trim().parse().ok()?,
-        })
-    };
-    let proto = |s: &str| -> Option<ProtocolMatch> {
-        let (v, m) = s.trim().split_once('/')?;
-        let v = u8::from_str_radix(v.trim_start_matches("0x"), 16).ok()?;
-        let m = u8::from_str_radix(m.trim_start_matches("0x"), 16).ok()?;
-        Some(match (v, m) {
-            (6, 0xFF) => ProtocolMatch::Tcp,
-            (17, 0xFF) => ProtocolMatch::Udp,
-            (1, 0xFF) => ProtocolMatch::Icmp,
-            (n, 0xFF) => ProtocolMatch::Number(n),
-            _ => ProtocolMatch::Any,
-        })
-    };
-    let mut out = Vec::new();
-    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        let mut cols = line.split('\t');
-        let f = (|| {
-            Some(Filter {
-                id: i as u32,
-                flow: i as u32,
-                family: Family::V4,
-                src: prefix(cols.next()?)?,
-                dst: prefix(cols.next()?)?,
-                src_ports: ports(cols.next()?)?,
-                dst_ports: ports(cols.next()?)?,
-                protocol: proto(cols.next()?)?,
-                dscp: None,
-                vlan: None,
-                precedence: DEFAULT_PRECEDENCE,
-            })
-        })();
-        if let Some(f) = f.filter(|f| qos_engine::gpc::validate_filter(f).is_ok()) {
-            out.push(f);
-        }
-    }
-    Some(out)
-}
-
 #[test]
 fn classbench_1k_seeds_match_the_reference() {
     let mut seen = 0;
     for name in ["acl1_1k", "fw1_1k", "ipc1_1k"] {
-        let Some(v4) = load_classbench(name) else {
+        let Some((v4, _)) = load_classbench(name) else {
             eprintln!("{name} not found beside the repository: skipped");
             continue;
         };
