@@ -20,7 +20,11 @@
 //!   `Scheduler::submit_batch`, chains of 64 consecutive trace entries
 //!   (flows at random inside a chain, as the per-packet cases), one call
 //!   per chain with the clock advanced by 64 ticks (the same offered
-//!   load), marks looked up in the sink, `send_completed(64)` per chain.
+//!   load), marks looked up in the sink, `send_completed(64)` per chain;
+//! - `batch64 policed+marks in line`: the same with the marks given by
+//!   `Scheduler::submit_batch_marked` from the flow's line (decided at
+//!   configuration): issue 3's goal case, conform + mark + enqueue/dequeue
+//!   with one cache line per packet.
 //!
 //! The trace: 65,536 flow indexes drawn uniformly (xorshift64*, fixed
 //! seed) from `0..n`, replayed cyclically, one 1000-byte packet per 100 ns
@@ -28,8 +32,8 @@
 //! load, guaranteed, qualitative), 3000-byte buckets. In `policed` the rate
 //! is half of each flow's offered load, so about half the packets are
 //! non-conforming (demoted to the non-conforming level and marked so). With
-//! 10,000 flows the flow state (256 B per flow, 2.5 MB) does not fit L1 or
-//! the L2 of a small core: the figures include those misses.
+//! 10,000 flows the flow lines (64 B per flow, 640 KB) do not fit L1: the
+//! figures include those misses.
 //!
 //! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`):
 //! the build machine is shared, and wall time would count other processes'
@@ -204,6 +208,42 @@ fn batch_policed_table(n: usize) -> impl FnMut(u64) -> Duration {
     }
 }
 
+/// `batch64 policed+marks table` with the marks from the scheduler
+/// (`Scheduler::submit_batch_marked`: each flow's marks are decided at
+/// configuration and kept in the flow's line, which the packet reads
+/// anyway), instead of a table lookup in the sink.
+fn batch_policed_marked(n: usize) -> impl FnMut(u64) -> Duration {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure_marked(0, &flows, &MarkMaps::default())
+        .unwrap();
+    let t = trace(n);
+    let mut next = 0u64;
+    move |iters| {
+        let start = Clock::now();
+        let end = next + iters.div_ceil(BATCH) * BATCH;
+        while next < end {
+            let i = next;
+            let items = (i..i + BATCH).map(|k| BatchItem {
+                flow: Some(t[(k as usize) & 0xFFFF]),
+                size: SendSize::single(1000),
+                pkt: k,
+            });
+            s.submit_batch_marked(i + BATCH, items, |r, m| {
+                if let Submitted::Released(r) = r {
+                    black_box(m);
+                    black_box(r);
+                }
+            });
+            s.send_completed(BATCH as u32);
+            next += BATCH;
+        }
+        let packets = iters.div_ceil(BATCH) * BATCH;
+        start.elapsed().mul_f64(iters as f64 / packets as f64)
+    }
+}
+
 /// `unclassified` through `submit_batch`, chains of 64.
 fn batch_unclassified() -> impl FnMut(u64) -> Duration {
     let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
@@ -261,6 +301,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("batch64 policed+marks table/{n} flows"), |b| {
             b.iter_custom(batch_policed_table(n))
+        });
+        g.bench_function(format!("batch64 policed+marks in line/{n} flows"), |b| {
+            b.iter_custom(batch_policed_marked(n))
         });
         g.bench_function(format!("shaped/{n} flows"), |b| b.iter_custom(shaped(n)));
     }

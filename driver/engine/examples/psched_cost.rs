@@ -15,7 +15,9 @@
 //! decision by `mark::decide` on the flow's spec), `policed+table N` (by a
 //! per-flow `mark::FlowMarks` table), `shaped N` (N flows); the trace is the benchmark's (flows drawn uniformly at random).
 //! Batched: `batch-unclassified PACKETS`, `batch-policed+table N PACKETS`
-//! (`Scheduler::submit_batch` with chains of 64 sends; see the functions).
+//! (`Scheduler::submit_batch` with chains of 64 sends; see the functions),
+//! `batch-policed+marked N PACKETS` (the same with the marks from
+//! `Scheduler::submit_batch_marked`).
 
 use std::hint::black_box;
 
@@ -137,6 +139,34 @@ fn batch_policed_table(n: usize, packets: u64) {
     }
 }
 
+/// `batch-policed+table` with the marks from the scheduler
+/// (`submit_batch_marked`: the flow's marks are in its line).
+fn batch_policed_marked(n: usize, packets: u64) {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
+    s.reconfigure_marked(0, &flows, &MarkMaps::default())
+        .unwrap();
+    let t = trace(n);
+    let mut i = 0u64;
+    while i < packets {
+        let now = i + BATCH;
+        let items = (i..i + BATCH).map(|k| BatchItem {
+            flow: Some(t[(k as usize) & 0xFFFF]),
+            size: SendSize::single(1000),
+            pkt: k,
+        });
+        s.submit_batch_marked(now, items, |r, m| {
+            if let Submitted::Released(r) = r {
+                black_box(m);
+                black_box(r);
+            }
+        });
+        s.send_completed(BATCH as u32);
+        i += BATCH;
+    }
+}
+
 /// `unclassified` through `submit_batch`, chains of 64.
 fn batch_unclassified(packets: u64) {
     let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
@@ -166,7 +196,7 @@ fn unclassified(packets: u64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: psched_cost unclassified|batch-unclassified PACKETS | policed|policed+mark|policed+table|batch-policed+table|shaped FLOWS PACKETS";
+    let usage = "usage: psched_cost unclassified|batch-unclassified PACKETS | policed|policed+mark|policed+table|batch-policed+table|batch-policed+marked|shaped FLOWS PACKETS";
     let num = |i: usize| -> u64 { args.get(i).and_then(|a| a.parse().ok()).expect(usage) };
     match args.get(1).map(String::as_str) {
         Some("unclassified") => unclassified(num(2)),
@@ -175,6 +205,7 @@ fn main() {
         Some("shaped") => shaped(num(2) as usize, num(3)),
         Some("policed+table") => policed_table(num(2) as usize, num(3)),
         Some("batch-policed+table") => batch_policed_table(num(2) as usize, num(3)),
+        Some("batch-policed+marked") => batch_policed_marked(num(2) as usize, num(3)),
         Some("batch-unclassified") => batch_unclassified(num(2)),
         _ => panic!("{usage}"),
     }

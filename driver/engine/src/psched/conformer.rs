@@ -181,13 +181,18 @@ impl Bucket {
         u32::try_from(self.depth().checked_div(TPS).unwrap_or(0)).unwrap_or(u32::MAX)
     }
 
-    #[inline]
+    #[inline(always)]
     fn refill(&mut self, dt: Ticks) {
         if self.rate == 0 {
             return;
         }
-        let add = i64::try_from(self.rate.saturating_mul(dt)).unwrap_or(i64::MAX);
-        self.credit = self.credit.saturating_add(add).min(self.cap);
+        // credit <= cap, so this is cap - credit, exact (below 2^64).
+        let room = self.cap.abs_diff(self.credit);
+        self.credit = match self.rate.checked_mul(dt) {
+            // Below the cap: credit + add < cap, exact.
+            Some(add) if add < room => self.credit.wrapping_add_unsigned(add),
+            _ => self.cap,
+        };
     }
 
     /// Ticks until the bucket holds what a packet of `charge` needs.
@@ -211,7 +216,7 @@ impl Bucket {
     }
 
     /// Whether the bucket holds what a packet of `charge` needs now.
-    #[inline]
+    #[inline(always)]
     fn has(&self, charge: u32) -> bool {
         if self.rate == 0 {
             return true;
@@ -222,10 +227,20 @@ impl Bucket {
         self.credit >= scaled(charge).min(self.cap.wrapping_sub(slack))
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, charge: u32) {
         if self.rate != 0 {
             self.credit = self.credit.saturating_sub(scaled(charge));
+        }
+    }
+
+    /// [`Self::take`] of a charge the bucket [`Self::has`]: the credit is
+    /// then at least 0 and the charge below 2^56, so the subtraction is
+    /// exact without saturating.
+    #[inline(always)]
+    fn take_fitting(&mut self, charge: u32) {
+        if self.rate != 0 {
+            self.credit = self.credit.wrapping_sub(scaled(charge));
         }
     }
 
@@ -241,65 +256,190 @@ impl Bucket {
     }
 }
 
-/// A flow's conformer state: the two buckets and the time they were last
-/// brought up to date. 64 bytes (one cache line), everything the per-packet
-/// path reads.
+/// The part of a conformer every packet reads: the token bucket, the clock,
+/// MinimumPolicedSize and MaxSduSize (40 bytes). The peak bucket is kept
+/// apart so that the scheduler can leave it out of a flow's hot cache line
+/// (most flows have no peak rate); the methods take it as an `Option`
+/// (`None`: no peak bucket, the same as an absent one).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conformer {
+pub(crate) struct ConformerHead {
     token: Bucket,
-    peak: Bucket,
     last: Ticks,
     min_policed: u32,
     /// `u32::MAX` when the flow has no MaxSduSize.
     max_sdu: u32,
 }
 
-impl Conformer {
-    /// A conformer with full buckets at time `now`.
-    #[must_use]
-    pub fn new(params: ConformerParams, now: Ticks) -> Self {
-        Self {
-            token: Bucket::new(params.rate, params.bucket),
-            peak: Bucket::new(params.peak, params.peak_depth),
-            last: now,
-            min_policed: params.min_policed,
-            max_sdu: params.max_sdu.unwrap_or(u32::MAX),
-        }
+/// A peak bucket as the scheduler keeps it, out of the hot line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeakBucket(Bucket);
+
+impl PeakBucket {
+    /// Whether the flow has a peak rate (the bucket is present).
+    #[inline]
+    pub(crate) const fn present(&self) -> bool {
+        self.0.rate != 0
+    }
+}
+
+impl ConformerHead {
+    /// A conformer with full buckets at time `now`: its head and its peak
+    /// bucket.
+    pub(crate) fn new(params: ConformerParams, now: Ticks) -> (Self, PeakBucket) {
+        (
+            Self {
+                token: Bucket::new(params.rate, params.bucket),
+                last: now,
+                min_policed: params.min_policed,
+                max_sdu: params.max_sdu.unwrap_or(u32::MAX),
+            },
+            PeakBucket(Bucket::new(params.peak, params.peak_depth)),
+        )
     }
 
-    /// The parameters in force.
-    #[must_use]
-    pub fn params(&self) -> ConformerParams {
+    /// The parameters in force (`peak`: the flow's peak bucket).
+    pub(crate) fn params(&self, peak: &PeakBucket) -> ConformerParams {
         ConformerParams {
             rate: self.token.rate(),
             bucket: self.token.depth_bytes(),
-            peak: self.peak.rate(),
-            peak_depth: self.peak.depth_bytes(),
+            peak: peak.0.rate(),
+            peak_depth: peak.0.depth_bytes(),
             min_policed: self.min_policed,
             max_sdu: (self.max_sdu != u32::MAX).then_some(self.max_sdu),
         }
     }
 
+    /// See [`Conformer::last`].
+    #[inline]
+    pub(crate) const fn last(&self) -> Ticks {
+        self.last
+    }
+
+    /// See [`Conformer::is_oversize`].
+    #[inline]
+    pub(crate) const fn is_oversize(&self, ip_bytes: u32) -> bool {
+        ip_bytes > self.max_sdu
+    }
+
+    /// See [`Conformer::set_params`].
+    pub(crate) fn set_params(&mut self, peak: &mut PeakBucket, params: ConformerParams) {
+        self.token.reconfigure(params.rate, params.bucket);
+        peak.0.reconfigure(params.peak, params.peak_depth);
+        self.min_policed = params.min_policed;
+        self.max_sdu = params.max_sdu.unwrap_or(u32::MAX);
+    }
+
+    /// See [`Conformer::advance`].
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, peak: Option<&mut PeakBucket>, t: Ticks) -> Ticks {
+        let dt = t.saturating_sub(self.last);
+        if dt == 0 {
+            return self.last;
+        }
+        self.last = t;
+        self.token.refill(dt);
+        if let Some(p) = peak {
+            p.0.refill(dt);
+        }
+        t
+    }
+
+    /// See [`Conformer::earliest_sized`].
+    pub(crate) fn earliest_sized(&self, peak: Option<&PeakBucket>, size: &SendSize) -> Verdict {
+        if self.is_oversize(size.largest_ip_packet) {
+            return Verdict::Never;
+        }
+        let charge = size.charge(self.min_policed);
+        let wait = self.token.wait(charge);
+        let wait = peak.map_or(wait, |p| wait.max(p.0.wait(charge)));
+        Verdict::At(self.last.saturating_add(wait))
+    }
+
+    /// See [`Conformer::consume_sized`].
+    #[inline(always)]
+    pub(crate) fn consume_sized(&mut self, peak: Option<&mut PeakBucket>, size: &SendSize) {
+        let charge = size.charge(self.min_policed);
+        self.token.take(charge);
+        if let Some(p) = peak {
+            p.0.take(charge);
+        }
+    }
+
+    /// See [`Conformer::police_sized`].
+    #[inline(always)]
+    pub(crate) fn police_sized(
+        &mut self,
+        mut peak: Option<&mut PeakBucket>,
+        now: Ticks,
+        size: &SendSize,
+    ) -> bool {
+        self.advance(peak.as_deref_mut(), now);
+        if !self.fits_now(peak.as_deref(), size) {
+            return false;
+        }
+        // It fits: each present bucket's credit is at least 0 (at least
+        // min(charge, depth)), so taking the charge cannot overflow.
+        let charge = size.charge(self.min_policed);
+        self.token.take_fitting(charge);
+        if let Some(p) = peak {
+            p.0.take_fitting(charge);
+        }
+        true
+    }
+
+    /// See [`Conformer::fits_now`].
+    #[inline(always)]
+    pub(crate) fn fits_now(&self, peak: Option<&PeakBucket>, size: &SendSize) -> bool {
+        if self.is_oversize(size.largest_ip_packet) {
+            return false;
+        }
+        let charge = size.charge(self.min_policed);
+        self.token.has(charge) && peak.is_none_or(|p| p.0.has(charge))
+    }
+}
+
+/// A flow's conformer state: the two buckets and the time they were last
+/// brought up to date. 64 bytes (one cache line), everything the per-packet
+/// path reads. (The scheduler keeps the same state split in two: the
+/// head (token bucket, clock, sizes) in a flow's hot line, the peak bucket
+/// apart.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conformer {
+    head: ConformerHead,
+    peak: PeakBucket,
+}
+
+impl Conformer {
+    /// A conformer with full buckets at time `now`.
+    #[must_use]
+    pub fn new(params: ConformerParams, now: Ticks) -> Self {
+        let (head, peak) = ConformerHead::new(params, now);
+        Self { head, peak }
+    }
+
+    /// The parameters in force.
+    #[must_use]
+    pub fn params(&self) -> ConformerParams {
+        self.head.params(&self.peak)
+    }
+
     /// The conformer's clock: the latest time it was advanced to.
     #[must_use]
     pub const fn last(&self) -> Ticks {
-        self.last
+        self.head.last()
     }
 
     /// Whether a packet of `ip_bytes` exceeds the flow's MaxSduSize.
     #[must_use]
     #[inline]
     pub const fn is_oversize(&self, ip_bytes: u32) -> bool {
-        ip_bytes > self.max_sdu
+        self.head.is_oversize(ip_bytes)
     }
 
     /// Changes the parameters, keeping the credit (clamped to the new
     /// depths). A bucket that appears starts full.
     pub fn set_params(&mut self, params: ConformerParams) {
-        self.token.reconfigure(params.rate, params.bucket);
-        self.peak.reconfigure(params.peak, params.peak_depth);
-        self.min_policed = params.min_policed;
-        self.max_sdu = params.max_sdu.unwrap_or(u32::MAX);
+        self.head.set_params(&mut self.peak, params);
     }
 
     /// Brings the buckets up to time `t` (no effect if `t` is not later than
@@ -307,14 +447,7 @@ impl Conformer {
     /// `max(t, clock)`: time never runs backwards for a conformer.
     #[inline]
     pub fn advance(&mut self, t: Ticks) -> Ticks {
-        let dt = t.saturating_sub(self.last);
-        if dt == 0 {
-            return self.last;
-        }
-        self.last = t;
-        self.token.refill(dt);
-        self.peak.refill(dt);
-        t
+        self.head.advance(Some(&mut self.peak), t)
     }
 
     /// The earliest time, not before the conformer's clock, at which a packet
@@ -329,12 +462,7 @@ impl Conformer {
     /// [`SendSize::charge`].
     #[must_use]
     pub fn earliest_sized(&self, size: &SendSize) -> Verdict {
-        if self.is_oversize(size.largest_ip_packet) {
-            return Verdict::Never;
-        }
-        let charge = size.charge(self.min_policed);
-        let wait = self.token.wait(charge).max(self.peak.wait(charge));
-        Verdict::At(self.last.saturating_add(wait))
+        self.head.earliest_sized(Some(&self.peak), size)
     }
 
     /// Charges a packet of `ip_bytes` (call when it conforms).
@@ -345,9 +473,7 @@ impl Conformer {
     /// [`Self::consume`] for a send of several IP packets.
     #[inline]
     pub fn consume_sized(&mut self, size: &SendSize) {
-        let charge = size.charge(self.min_policed);
-        self.token.take(charge);
-        self.peak.take(charge);
+        self.head.consume_sized(Some(&mut self.peak), size);
     }
 
     /// Policing in one step: advances to `now`; if the packet conforms now,
@@ -362,13 +488,7 @@ impl Conformer {
     /// [`SendSize::charge`].
     #[inline]
     pub fn police_sized(&mut self, now: Ticks, size: &SendSize) -> bool {
-        self.advance(now);
-        if self.fits_now(size) {
-            self.consume_sized(size);
-            true
-        } else {
-            false
-        }
+        self.head.police_sized(Some(&mut self.peak), now, size)
     }
 
     /// Whether a send conforms at the conformer's clock: the same answer as
@@ -377,11 +497,7 @@ impl Conformer {
     #[must_use]
     #[inline]
     pub fn fits_now(&self, size: &SendSize) -> bool {
-        if self.is_oversize(size.largest_ip_packet) {
-            return false;
-        }
-        let charge = size.charge(self.min_policed);
-        self.token.has(charge) && self.peak.has(charge)
+        self.head.fits_now(Some(&self.peak), size)
     }
 }
 

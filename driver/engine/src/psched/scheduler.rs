@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::cmp::Reverse;
 use core::mem;
 
-use super::conformer::{Conformer, ConformerParams, Verdict};
+use super::conformer::{ConformerHead, ConformerParams, PeakBucket, Verdict};
 use super::send_size::SendSize;
 use super::slab::{Fifo, NIL, Slab};
 use super::stats::{AdapterStats, Ewma, FlowStats, SequencerStats, ShaperStats};
@@ -14,6 +14,7 @@ use super::{DropReason, Limits, Released, validate_limits};
 use crate::error::{ConfigError, ErrorKind, Field, Object};
 use crate::flow::{FlowSpec, Level, SdMode};
 use crate::gpc::FlowId;
+use crate::mark::{FlowMarks, MarkMaps, Marks};
 use crate::time::Ticks;
 
 mod batch;
@@ -28,59 +29,171 @@ pub const AVERAGE_EVERY: u32 = 16;
 /// Smallest DRR quantum accepted (smaller ones make DRR spin on large packets).
 pub const MIN_QUANTUM: u32 = 256;
 
-/// The counters every packet touches.
-#[derive(Debug, Clone, Copy, Default)]
-struct HotCounters {
-    packets_scheduled: u64,
-    bytes_scheduled: u64,
-    packets_transmitted: u64,
-    bytes_transmitted: u64,
-}
-
-/// What the per-packet path keeps of one flow: a 128-byte, 64-byte aligned
-/// entry. Line 0 is the conformer; line 1 the counters every packet
-/// touches, the mode and level, and the shaper queue. With 10,000 flows the
-/// array is 1.28 MB and stays in a 2 MB L2; everything else about a flow
-/// (id, drops) is in [`FlowCold`], its non-conforming counters in [`NcCounters`].
+/// What the per-packet path keeps of one flow: one 64-byte, 64-byte aligned
+/// line holding everything a packet of a flow without a peak rate reads or
+/// writes on its way through an idle scheduler: the conformer's token
+/// bucket and clock, MinimumPolicedSize and MaxSduSize, the counters every
+/// packet adds to (the low 32 bits of packets, bytes and non-conforming
+/// packets scheduled; see [`FlowCold::base`]), the flow's marks, its mode
+/// and level. With 10,000 flows the lines take 640 KB; a packet costs one
+/// line. The peak bucket, the shaper queue and the counts of packets not yet
+/// transmitted are in [`FlowWarm`], the id and drops in [`FlowCold`].
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
-struct FlowState {
-    conformer: Conformer,
-    hot: HotCounters,
+struct FlowLine {
+    conf: ConformerHead,
+    /// IP packets scheduled, low 32 bits (the rest in [`FlowCold::base`]).
+    packets: u32,
+    /// IP bytes scheduled, low 32 bits.
+    bytes: u32,
+    /// Non-conforming IP packets scheduled, low 32 bits.
+    nc: u32,
+    /// The marks of its packets (none for the unclassified flow).
+    marks: FlowMarks,
     mode: Mode,
     level: Level,
+    /// Whether [`FlowWarm::peak`] is present (the flow has a peak rate):
+    /// only then does a packet read it.
+    has_peak: bool,
+    /// Whether the flow's shaper head has an entry in the deadline heap
+    /// (exactly when its shaper queue is not empty).
     in_heap: bool,
-    /// MaxPacketsInShaper of this flow (kept here: every shaped packet
-    /// updates it).
-    max_in_shaper: u32,
-    shaper: Fifo,
 }
 
-impl FlowState {
-    fn new(mode: Mode, level: Level, params: ConformerParams, now: Ticks) -> Self {
-        Self {
-            mode,
-            level,
-            conformer: Conformer::new(params, now),
-            shaper: Fifo::EMPTY,
-            hot: HotCounters::default(),
-            in_heap: false,
-            max_in_shaper: 0,
+impl FlowLine {
+    /// Adds a packet scheduled to the low counters; true if one of them
+    /// wrapped (the caller then carries into [`FlowCold::base`]).
+    #[inline]
+    fn count_scheduled(&mut self, size: &SendSize, nonconforming: bool) -> Carry {
+        let (p, cp) = self.packets.overflowing_add(size.packets);
+        let (b, cb) = self.bytes.overflowing_add(size.ip_bytes);
+        self.packets = p;
+        self.bytes = b;
+        Carry {
+            packets: cp,
+            bytes: cb,
+            nc: nonconforming && self.count_nc(size.packets),
         }
     }
 
-    fn unclassified(now: Ticks) -> Self {
-        Self::new(
-            Mode::BorrowPlus,
-            Level::BestEffort,
-            ConformerParams::unlimited(),
-            now,
-        )
+    /// Adds non-conforming packets scheduled; true if the low counter
+    /// wrapped.
+    #[inline]
+    fn count_nc(&mut self, packets: u32) -> bool {
+        let (n, c) = self.nc.overflowing_add(packets);
+        self.nc = n;
+        c
     }
 }
 
+/// Which low counters of a [`FlowLine`] wrapped.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+struct Carry {
+    packets: bool,
+    bytes: bool,
+    nc: bool,
+}
+
+impl Carry {
+    #[inline]
+    const fn any(self) -> bool {
+        self.packets | self.bytes | self.nc
+    }
+}
+
+/// A flow's state that only some packets touch: the peak bucket (flows with
+/// a peak rate), the shaper queue (shaped flows), and what was scheduled
+/// but not yet transmitted (packets that wait in a queue). Same indexes as
+/// the lines.
+#[derive(Debug, Clone)]
+struct FlowWarm {
+    peak: PeakBucket,
+    shaper: Fifo,
+    /// MaxPacketsInShaper of this flow.
+    max_in_shaper: u32,
+    /// Counted scheduled and not (yet) transmitted: transmitted is
+    /// scheduled minus pending (wrapping: after `clear_stats`, packets held
+    /// before it make pending negative).
+    pending: Pending,
+}
+
+/// Packets, bytes and non-conforming packets scheduled, not yet transmitted.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    packets: u64,
+    bytes: u64,
+    nc: u64,
+}
+
+impl Pending {
+    /// A send of `size` went into a queue (`nc`: non-conforming).
+    #[inline]
+    fn add(&mut self, size: &SendSize, nc: bool) {
+        let p = u64::from(size.packets);
+        self.packets = self.packets.wrapping_add(p);
+        self.bytes = self.bytes.wrapping_add(u64::from(size.ip_bytes));
+        if nc {
+            self.nc = self.nc.wrapping_add(p);
+        }
+    }
+
+    /// It left the queue, transmitted.
+    #[inline]
+    fn sub(&mut self, size: &SendSize, nc: bool) {
+        let p = u64::from(size.packets);
+        self.packets = self.packets.wrapping_sub(p);
+        self.bytes = self.bytes.wrapping_sub(u64::from(size.ip_bytes));
+        if nc {
+            self.nc = self.nc.wrapping_sub(p);
+        }
+    }
+}
+
+/// A flow's line and its peak bucket, made together.
+fn new_flow(
+    mode: Mode,
+    level: Level,
+    params: ConformerParams,
+    marks: FlowMarks,
+    now: Ticks,
+) -> (FlowLine, FlowWarm) {
+    let (conf, peak) = ConformerHead::new(params, now);
+    (
+        FlowLine {
+            conf,
+            packets: 0,
+            bytes: 0,
+            nc: 0,
+            marks,
+            mode,
+            level,
+            has_peak: peak.present(),
+            in_heap: false,
+        },
+        FlowWarm {
+            peak,
+            shaper: Fifo::EMPTY,
+            max_in_shaper: 0,
+            pending: Pending::default(),
+        },
+    )
+}
+
+/// The implicit flow of unclassified packets: best effort, no bucket, no
+/// marks.
+fn unclassified_flow(now: Ticks) -> (FlowLine, FlowWarm) {
+    new_flow(
+        Mode::BorrowPlus,
+        Level::BestEffort,
+        ConformerParams::unlimited(),
+        FlowMarks::default(),
+        now,
+    )
+}
+
 /// [`SdMode`] in one byte (`SdMode` itself has qos.h's 32-bit values), so
-/// that [`FlowState`] stays two cache lines.
+/// that [`FlowLine`] stays one cache line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Mode {
@@ -102,14 +215,16 @@ impl From<SdMode> for Mode {
 }
 
 /// The rest of a flow, at the same index in [`Scheduler`]'s `cold` array:
-/// its id and its drop counters (its non-conforming counters are in the
-/// dense [`NcCounters`] array).
+/// its id, its drop counters and the high part of its scheduled counters.
 #[derive(Debug, Clone, Default)]
 #[repr(C, align(64))]
 struct FlowCold {
-    /// Everything but the [`HotCounters`] fields, the non-conforming
-    /// counters and `max_packets_in_shaper` (those stay 0 here).
+    /// Everything but the scheduled / transmitted / non-conforming counters
+    /// and `max_packets_in_shaper` (those stay 0 here).
     stats: FlowStats,
+    /// What the low 32-bit counters of the line carried: packets, bytes
+    /// and non-conforming packets scheduled.
+    base: Pending,
     /// `None` for the implicit flow of unclassified packets.
     id: Option<FlowId>,
 }
@@ -118,6 +233,7 @@ impl FlowCold {
     fn new(id: Option<FlowId>) -> Self {
         Self {
             stats: FlowStats::default(),
+            base: Pending::default(),
             id,
         }
     }
@@ -126,29 +242,44 @@ impl FlowCold {
         self.stats.dropped_packets = self.stats.dropped_packets.saturating_add(packets);
         self.stats.drops.count_n(reason, packets);
     }
+
+    /// Carries the wrapped low counters of the line into the base.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, c: Carry) {
+        const WRAP: u64 = 1 << 32;
+        let b = &mut self.base;
+        if c.packets {
+            b.packets = b.packets.saturating_add(WRAP);
+        }
+        if c.bytes {
+            b.bytes = b.bytes.saturating_add(WRAP);
+        }
+        if c.nc {
+            b.nc = b.nc.saturating_add(WRAP);
+        }
+    }
 }
 
-/// A flow's non-conforming counters: in a dense array of their own (16
-/// bytes a flow: 160 KB for 10,000 flows stays in L2 beside the hot
-/// entries), since about half the packets of a policed flow over its rate
-/// add to them.
-#[derive(Debug, Clone, Copy, Default)]
-struct NcCounters {
-    scheduled: u64,
-    transmitted: u64,
-}
-
-/// A flow's statistics: its cold counters with the hot and non-conforming
-/// ones merged in.
-fn merged(hot: &FlowState, cold: &FlowCold, nc: &NcCounters) -> FlowStats {
+/// A flow's statistics: its cold counters with the line's and the pending
+/// counts merged in. `express`: what the fast-path packet (scheduled, not
+/// pending, not transmitted) holds of this flow.
+fn merged(line: &FlowLine, warm: &FlowWarm, cold: &FlowCold, express: Pending) -> FlowStats {
+    let b = &cold.base;
+    let packets = b.packets.saturating_add(u64::from(line.packets));
+    let bytes = b.bytes.saturating_add(u64::from(line.bytes));
+    let nc = b.nc.saturating_add(u64::from(line.nc));
+    let p = &warm.pending;
     FlowStats {
-        nonconforming_packets_scheduled: nc.scheduled,
-        nonconforming_packets_transmitted: nc.transmitted,
-        packets_scheduled: hot.hot.packets_scheduled,
-        bytes_scheduled: hot.hot.bytes_scheduled,
-        packets_transmitted: hot.hot.packets_transmitted,
-        bytes_transmitted: hot.hot.bytes_transmitted,
-        max_packets_in_shaper: hot.max_in_shaper,
+        packets_scheduled: packets,
+        bytes_scheduled: bytes,
+        nonconforming_packets_scheduled: nc,
+        packets_transmitted: packets
+            .wrapping_sub(p.packets)
+            .wrapping_sub(express.packets),
+        bytes_transmitted: bytes.wrapping_sub(p.bytes).wrapping_sub(express.bytes),
+        nonconforming_packets_transmitted: nc.wrapping_sub(p.nc).wrapping_sub(express.nc),
+        max_packets_in_shaper: warm.max_in_shaper,
         ..cold.stats
     }
 }
@@ -230,12 +361,15 @@ pub struct Scheduler<P> {
     flow_cap_packets: u32,
     flow_cap_bytes: u64,
     slab: Slab<P>,
-    /// Configured flows in snapshot order, then the unclassified flow.
-    flows: Vec<FlowState>,
+    /// Configured flows in snapshot order, then the unclassified flow: the
+    /// line each packet reads.
+    lines: Vec<FlowLine>,
+    /// The same flows' warm part (same indexes, same length).
+    warm: Vec<FlowWarm>,
     /// The same flows' cold part (same indexes, same length).
     cold: Vec<FlowCold>,
-    /// The same flows' non-conforming counters (same indexes, same length).
-    nc: Vec<NcCounters>,
+    /// The mapping tables the flows' marks were decided with.
+    maps: MarkMaps,
     seq: Vec<SeqQueue>,
     active: [ActiveList; Level::COUNT],
     /// Bit `l` set = level `l` has an active queue.
@@ -267,6 +401,17 @@ fn alloc_error(field: Field) -> ConfigError {
     )
 }
 
+/// The peak bucket of flow `f` when it has one (`has_peak`): the only
+/// case a packet reads it.
+#[inline]
+fn peak_of(has_peak: bool, warm: &mut [FlowWarm], f: usize) -> Option<&mut PeakBucket> {
+    if has_peak {
+        warm.get_mut(f).map(|w| &mut w.peak)
+    } else {
+        None
+    }
+}
+
 fn idx(i: u32) -> usize {
     usize::try_from(i).unwrap_or(usize::MAX)
 }
@@ -282,21 +427,22 @@ impl<P> Scheduler<P> {
         validate_limits(&limits)?;
         let slab =
             Slab::try_new(limits.queue_packets).map_err(|_| alloc_error(Field::QueuePackets))?;
-        let mut flows = Vec::new();
+        let mut lines = Vec::new();
+        let mut warm = Vec::new();
         let mut cold = Vec::new();
-        let mut nc = Vec::new();
         let mut seq = Vec::new();
         let mut heap = BinaryHeap::new();
-        flows
+        lines
             .try_reserve_exact(1)
+            .and_then(|()| warm.try_reserve_exact(1))
             .and_then(|()| cold.try_reserve_exact(1))
-            .and_then(|()| nc.try_reserve_exact(1))
             .and_then(|()| seq.try_reserve_exact(2))
             .and_then(|()| heap.try_reserve_exact(1))
             .map_err(|_| alloc_error(Field::FlowCount))?;
-        flows.push(FlowState::unclassified(0));
+        let (line, w) = unclassified_flow(0);
+        lines.push(line);
+        warm.push(w);
         cold.push(FlowCold::new(None));
-        nc.push(NcCounters::default());
         seq.push(SeqQueue::EMPTY);
         seq.push(SeqQueue::EMPTY);
         Ok(Self {
@@ -305,9 +451,10 @@ impl<P> Scheduler<P> {
             flow_cap_packets: (limits.queue_packets / 2).max(1),
             flow_cap_bytes: (limits.queue_bytes / 2).max(1),
             slab,
-            flows,
+            lines,
+            warm,
             cold,
-            nc,
+            maps: MarkMaps::default(),
             seq,
             active: [ActiveList::EMPTY; Level::COUNT],
             nonempty: 0,
@@ -364,6 +511,9 @@ impl<P> Scheduler<P> {
         };
         match self.slab.push_back(&mut sq.fifo, e.pkt, e.size) {
             Ok(()) => {
+                if let Some(w) = self.warm.get_mut(idx(e.qid >> 1)) {
+                    w.pending.add(&e.size, e.qid & 1 == 1);
+                }
                 if !sq.active {
                     self.activate_at(e.qid, e.level);
                 }
@@ -393,7 +543,7 @@ impl<P> Scheduler<P> {
     /// Number of configured flows (indexes `0..flow_count()`).
     #[must_use]
     pub fn flow_count(&self) -> usize {
-        self.flows.len().saturating_sub(1)
+        self.lines.len().saturating_sub(1)
     }
 
     /// The id of the flow at `index`.
@@ -448,16 +598,44 @@ impl<P> Scheduler<P> {
     /// Counters of unclassified traffic (and of packets of removed flows).
     #[must_use]
     pub fn unclassified_stats(&self) -> FlowStats {
-        self.flow_stats_at(self.flows.len().saturating_sub(1))
+        self.flow_stats_at(self.lines.len().saturating_sub(1))
             .unwrap_or_default()
     }
 
     fn flow_stats_at(&self, index: usize) -> Option<FlowStats> {
+        let mut express = Pending::default();
+        if let Some(e) = &self.express {
+            if idx(e.qid >> 1) == index {
+                express.add(&e.size, e.qid & 1 == 1);
+            }
+        }
         Some(merged(
-            self.flows.get(index)?,
+            self.lines.get(index)?,
+            self.warm.get(index)?,
             self.cold.get(index)?,
-            self.nc.get(index)?,
+            express,
         ))
+    }
+
+    /// The marks of the flow at `index`: what [`crate::mark::decide`]
+    /// gives under the mapping tables in force ([`Self::reconfigure_marked`];
+    /// Windows' defaults until then).
+    #[must_use]
+    pub fn flow_marks(&self, index: usize) -> Option<FlowMarks> {
+        if index < self.flow_count() {
+            self.lines.get(index).map(|l| l.marks)
+        } else {
+            None
+        }
+    }
+
+    /// The marks of a packet released from the flow at line `f` (the
+    /// unclassified line has none).
+    #[inline]
+    fn marks_of(&self, f: usize, conforming: bool) -> Marks {
+        self.lines
+            .get(f)
+            .map_or(Marks::default(), |l| l.marks.get(conforming))
     }
 
     /// Adapter, shaper and sequencer counters.
@@ -479,11 +657,19 @@ impl<P> Scheduler<P> {
 
     /// Resets every counter; maxima restart from the current values.
     pub fn clear_stats(&mut self) {
-        self.nc.fill(NcCounters::default());
-        for (f, c) in self.flows.iter_mut().zip(self.cold.iter_mut()) {
+        // Its packet then counts as pending, like any other held packet.
+        self.flush_express();
+        let flows = self
+            .lines
+            .iter_mut()
+            .zip(&mut self.warm)
+            .zip(&mut self.cold);
+        for ((l, w), c) in flows {
             c.stats = FlowStats::default();
-            f.hot = HotCounters::default();
-            f.max_in_shaper = f.shaper.len();
+            c.base = Pending::default();
+            (l.packets, l.bytes, l.nc) = (0, 0, 0);
+            w.pending = Pending::default();
+            w.max_in_shaper = w.shaper.len();
         }
         self.stats = SchedulerStats::default();
         self.stats.adapter.max_simultaneous_flows =
@@ -582,7 +768,7 @@ impl<P> Scheduler<P> {
             self.flush_express();
         }
         let ip_bytes = size.ip_bytes;
-        let unclassified = self.flows.len().saturating_sub(1);
+        let unclassified = self.lines.len().saturating_sub(1);
         let f = match flow {
             Some(i) if i < unclassified => i,
             Some(_) => {
@@ -605,22 +791,35 @@ impl<P> Scheduler<P> {
             Ok(d) => d,
             Err(reason) => return Err((pkt, self.count_drop(f, reason, packets))),
         };
-        let Some(fs) = self.flows.get_mut(f) else {
+        let nonconforming = matches!(
+            dest,
+            Dest::Seq {
+                nonconforming: true
+            }
+        );
+        let Some(line) = self.lines.get_mut(f) else {
             return Err((pkt, DropReason::QueuePackets));
         };
         // Counted first: the push below cannot fail (a slot is free).
-        let hot = &mut fs.hot;
-        hot.packets_scheduled = hot.packets_scheduled.saturating_add(packets);
-        hot.bytes_scheduled = hot.bytes_scheduled.saturating_add(bytes64);
+        let carry = line.count_scheduled(&size, nonconforming);
+        if carry.any() {
+            if let Some(c) = self.cold.get_mut(f) {
+                c.carry(carry);
+            }
+        }
         self.held_bytes = self.held_bytes.saturating_add(bytes64);
         match dest {
             Dest::Shaper(deadline) => {
-                if let Err(pkt) = self.slab.push_back(&mut fs.shaper, pkt, size) {
+                let Some(warm) = self.warm.get_mut(f) else {
+                    return Err((pkt, DropReason::QueuePackets));
+                };
+                if let Err(pkt) = self.slab.push_back(&mut warm.shaper, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
                 }
-                fs.max_in_shaper = fs.max_in_shaper.max(fs.shaper.len());
+                warm.pending.add(&size, false);
+                warm.max_in_shaper = warm.max_in_shaper.max(warm.shaper.len());
                 if let Some(t) = deadline {
-                    fs.in_heap = true;
+                    line.in_heap = true;
                     self.heap
                         .push(Reverse((t, u32::try_from(f).unwrap_or(NIL))));
                 }
@@ -629,19 +828,17 @@ impl<P> Scheduler<P> {
             }
             Dest::Seq { nonconforming } => {
                 let level = if nonconforming {
-                    if let Some(c) = self.nc.get_mut(f) {
-                        c.scheduled = c.scheduled.saturating_add(packets);
-                    }
                     Level::NonConforming
                 } else {
-                    fs.level
+                    line.level
                 };
                 let qid = u32::try_from(f)
                     .ok()
                     .and_then(|f| f.checked_mul(2))
                     .map_or(NIL, |q| q | u32::from(nonconforming));
                 // The slab has a free slot (checked above) and nothing is in
-                // the sequencer: keep the packet aside.
+                // the sequencer: keep the packet aside (not pending: see
+                // `flow_stats_at`).
                 if self.fast_path && self.in_sequencer == 0 {
                     self.express = Some(Express {
                         pkt,
@@ -652,6 +849,9 @@ impl<P> Scheduler<P> {
                     self.in_sequencer = 1;
                     self.note_sequencer();
                     return Ok(());
+                }
+                if let Some(warm) = self.warm.get_mut(f) {
+                    warm.pending.add(&size, nonconforming);
                 }
                 if let Err(pkt) = self.seq_push(qid, level, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
@@ -667,16 +867,17 @@ impl<P> Scheduler<P> {
     fn admit(&mut self, f: usize, now: Ticks, size: &SendSize) -> Result<Dest, DropReason> {
         let (cap_packets, cap_bytes) = (self.flow_cap_packets, self.flow_cap_bytes);
         let ip_bytes = size.ip_bytes;
-        let fs = self.flows.get_mut(f).ok_or(DropReason::QueuePackets)?;
-        let c = &mut fs.conformer;
-        match fs.mode {
+        let line = self.lines.get_mut(f).ok_or(DropReason::QueuePackets)?;
+        let c = &mut line.conf;
+        match line.mode {
             Mode::Shape => {
                 if c.is_oversize(size.largest_ip_packet) {
                     return Err(DropReason::OverMaxSdu);
                 }
-                let fits = fs.shaper.len() < cap_packets
-                    && fs.shaper.bytes().saturating_add(u64::from(ip_bytes)) <= cap_bytes;
-                if !fs.shaper.is_empty() {
+                let warm = self.warm.get_mut(f).ok_or(DropReason::QueuePackets)?;
+                let fits = warm.shaper.len() < cap_packets
+                    && warm.shaper.bytes().saturating_add(u64::from(ip_bytes)) <= cap_bytes;
+                if !warm.shaper.is_empty() {
                     // FIFO: behind the packets already waiting.
                     return if fits {
                         Ok(Dest::Shaper(None))
@@ -684,26 +885,30 @@ impl<P> Scheduler<P> {
                         Err(DropReason::FlowQueue)
                     };
                 }
-                c.advance(now);
-                if c.fits_now(size) {
-                    c.consume_sized(size);
+                let mut peak = line.has_peak.then_some(&mut warm.peak);
+                c.advance(peak.as_deref_mut(), now);
+                if c.fits_now(peak.as_deref(), size) {
+                    c.consume_sized(peak, size);
                     return Ok(Dest::Seq {
                         nonconforming: false,
                     });
                 }
-                match c.earliest_sized(size) {
+                match c.earliest_sized(peak.as_deref(), size) {
                     Verdict::At(t) if fits => Ok(Dest::Shaper(Some(t))),
                     Verdict::At(_) => Err(DropReason::FlowQueue),
                     Verdict::Never => Err(DropReason::OverMaxSdu),
                 }
             }
-            Mode::Borrow => Ok(Dest::Seq {
-                nonconforming: !c.police_sized(now, size),
-            }),
+            Mode::Borrow => {
+                let peak = peak_of(line.has_peak, &mut self.warm, f);
+                Ok(Dest::Seq {
+                    nonconforming: !c.police_sized(peak, now, size),
+                })
+            }
             Mode::Discard => {
                 if c.is_oversize(size.largest_ip_packet) {
                     Err(DropReason::OverMaxSdu)
-                } else if c.police_sized(now, size) {
+                } else if c.police_sized(peak_of(line.has_peak, &mut self.warm, f), now, size) {
                     Ok(Dest::Seq {
                         nonconforming: false,
                     })
@@ -735,7 +940,7 @@ impl<P> Scheduler<P> {
         if qid & 1 == 1 {
             Level::NonConforming
         } else {
-            self.flows
+            self.lines
                 .get(idx(qid >> 1))
                 .map_or(Level::BestEffort, |f| f.level)
         }
@@ -883,8 +1088,8 @@ impl<P> Scheduler<P> {
                 }
                 None => {
                     self.heap.pop();
-                    if let Some(fs) = self.flows.get_mut(idx(f)) {
-                        fs.in_heap = false;
+                    if let Some(line) = self.lines.get_mut(idx(f)) {
+                        line.in_heap = false;
                     }
                 }
             }
@@ -894,15 +1099,17 @@ impl<P> Scheduler<P> {
     /// Releases the head of flow `f`'s shaper at its deadline `t`; returns
     /// the next head's deadline (`None`: shaper empty).
     fn release_head(&mut self, f: usize, t: Ticks) -> Option<Ticks> {
-        let fs = self.flows.get_mut(f)?;
-        fs.conformer.advance(t);
-        let size = self.slab.front_size(&fs.shaper)?;
+        let (line, warm) = (self.lines.get_mut(f)?, self.warm.get_mut(f)?);
+        let c = &mut line.conf;
+        let mut peak = line.has_peak.then_some(&mut warm.peak);
+        c.advance(peak.as_deref_mut(), t);
+        let size = self.slab.front_size(&warm.shaper)?;
         // `fits_now` first: it is the usual answer and needs no division.
-        let conforming = if fs.conformer.fits_now(&size) {
-            fs.conformer.consume_sized(&size);
+        let conforming = if c.fits_now(peak.as_deref(), &size) {
+            c.consume_sized(peak.as_deref_mut(), &size);
             true
         } else {
-            match fs.conformer.earliest_sized(&size) {
+            match c.earliest_sized(peak.as_deref(), &size) {
                 // Parameters changed since the deadline was computed.
                 Verdict::At(t2) => return Some(t2),
                 // MaxSduSize shrank while it waited: sent non-conforming.
@@ -913,19 +1120,27 @@ impl<P> Scheduler<P> {
             .checked_mul(2)
             .and_then(|q| q.checked_add(usize::from(!conforming)))?;
         let sq = self.seq.get_mut(qid)?;
-        self.slab.move_front(&mut fs.shaper, &mut sq.fifo)?;
-        let next =
-            self.slab
-                .front_size(&fs.shaper)
-                .map(|b| match fs.conformer.earliest_sized(&b) {
-                    Verdict::At(t3) => t3,
-                    Verdict::Never => fs.conformer.last(),
-                });
+        self.slab.move_front(&mut warm.shaper, &mut sq.fifo)?;
+        let next = self.slab.front_size(&warm.shaper).map(|b| {
+            match c.earliest_sized(peak.as_deref(), &b) {
+                Verdict::At(t3) => t3,
+                Verdict::Never => c.last(),
+            }
+        });
         let level = if conforming {
-            fs.level
+            line.level
         } else {
-            if let Some(c) = self.nc.get_mut(f) {
-                c.scheduled = c.scheduled.saturating_add(u64::from(size.packets));
+            // Pending already (since it entered the shaper); now also as
+            // non-conforming.
+            warm.pending.nc = warm.pending.nc.wrapping_add(u64::from(size.packets));
+            if line.count_nc(size.packets) {
+                if let Some(cold) = self.cold.get_mut(f) {
+                    cold.carry(Carry {
+                        packets: false,
+                        bytes: false,
+                        nc: true,
+                    });
+                }
             }
             Level::NonConforming
         };
@@ -950,33 +1165,29 @@ impl<P> Scheduler<P> {
             return None;
         }
         // Looked at in place: taking an empty Option would still move it.
-        let (pkt, size, qid) = if self.express.is_some() {
+        if self.express.is_some() {
             let e = self.express.take()?;
-            (e.pkt, e.size, e.qid)
+            Some(self.hand_out(e.pkt, e.size, e.qid, false))
         } else {
-            self.seq_pop()?
-        };
-        Some(self.hand_out(pkt, size, qid))
+            let (pkt, size, qid) = self.seq_pop()?;
+            Some(self.hand_out(pkt, size, qid, true))
+        }
     }
 
     /// The accounting of a packet leaving the sequencer from queue `qid`
-    /// (`dequeue`).
+    /// (`dequeue`); `queued`: it was in the queue (pending), not the
+    /// fast-path packet.
     #[inline]
-    fn hand_out(&mut self, pkt: P, size: SendSize, qid: u32) -> Released<P> {
+    fn hand_out(&mut self, pkt: P, size: SendSize, qid: u32, queued: bool) -> Released<P> {
         let (bytes, packets) = (size.ip_bytes, u64::from(size.packets));
         let f = idx(qid >> 1);
         let conforming = qid & 1 == 0;
         self.in_sequencer = self.in_sequencer.saturating_sub(1);
         self.held_bytes = self.held_bytes.saturating_sub(u64::from(bytes));
         self.outstanding = self.outstanding.saturating_add(1);
-        if let Some(fs) = self.flows.get_mut(f) {
-            let h = &mut fs.hot;
-            h.packets_transmitted = h.packets_transmitted.saturating_add(packets);
-            h.bytes_transmitted = h.bytes_transmitted.saturating_add(u64::from(bytes));
-        }
-        if !conforming {
-            if let Some(c) = self.nc.get_mut(f) {
-                c.transmitted = c.transmitted.saturating_add(packets);
+        if queued {
+            if let Some(w) = self.warm.get_mut(f) {
+                w.pending.sub(&size, !conforming);
             }
         }
         if !conforming {
@@ -994,6 +1205,14 @@ impl<P> Scheduler<P> {
             flow: (f < self.flow_count()).then_some(f),
             conforming,
         }
+    }
+
+    /// [`Self::dequeue`] with the released packet's marks, as
+    /// [`Self::submit_batch_marked`] gives them.
+    pub fn dequeue_marked(&mut self, now: Ticks) -> Option<(Released<P>, Marks)> {
+        let r = self.dequeue(now)?;
+        let marks = self.marks_of(r.flow.unwrap_or(self.flow_count()), r.conforming);
+        Some((r, marks))
     }
 
     /// The miniport completed `n` packets handed out by `dequeue`.
@@ -1032,17 +1251,17 @@ impl<P> Scheduler<P> {
                 let ql = if qid & 1 == 1 {
                     Level::NonConforming
                 } else {
-                    self.flows
+                    self.lines
                         .get(qid >> 1)
-                        .map_or(Level::BestEffort, |fs| fs.level)
+                        .map_or(Level::BestEffort, |l| l.level)
                 };
                 if ql == level {
                     self.slab.extract_if(&mut sq.fifo, &mut pred, &mut out);
                 }
             }
         }
-        for fs in &mut self.flows {
-            self.slab.extract_if(&mut fs.shaper, &mut pred, &mut out);
+        for w in &mut self.warm {
+            self.slab.extract_if(&mut w.shaper, &mut pred, &mut out);
         }
         self.held_bytes = self.held_bytes.saturating_sub(removed_bytes);
         self.rebuild();
@@ -1074,15 +1293,16 @@ impl<P> Scheduler<P> {
         }
         self.heap.clear();
         let mut in_shaper = 0u32;
-        for (f, fs) in self.flows.iter_mut().enumerate() {
-            in_shaper = in_shaper.saturating_add(fs.shaper.len());
-            fs.in_heap = false;
-            if let Some(size) = self.slab.front_size(&fs.shaper) {
-                let t = match fs.conformer.earliest_sized(&size) {
+        for (f, (line, w)) in self.lines.iter_mut().zip(&self.warm).enumerate() {
+            in_shaper = in_shaper.saturating_add(w.shaper.len());
+            line.in_heap = false;
+            if let Some(size) = self.slab.front_size(&w.shaper) {
+                let peak = line.has_peak.then_some(&w.peak);
+                let t = match line.conf.earliest_sized(peak, &size) {
                     Verdict::At(t) => t,
-                    Verdict::Never => fs.conformer.last(),
+                    Verdict::Never => line.conf.last(),
                 };
-                fs.in_heap = true;
+                line.in_heap = true;
                 self.heap
                     .push(Reverse((t, u32::try_from(f).unwrap_or(NIL))));
             }
@@ -1115,6 +1335,26 @@ impl<P> Scheduler<P> {
         now: Ticks,
         flows: &[(FlowId, FlowSpec)],
     ) -> Result<(), ConfigError> {
+        let maps = self.maps;
+        self.reconfigure_marked(now, flows, &maps)
+    }
+
+    /// [`Self::reconfigure`] with the adapter's mapping tables: each flow's
+    /// marks ([`FlowMarks`], what [`crate::mark::decide`] gives for its
+    /// conforming and non-conforming packets) are decided here, once, and
+    /// reported with every packet by [`Self::submit_batch_marked`] and
+    /// [`Self::dequeue_marked`] at no cost per packet. The tables stay in
+    /// force for later `reconfigure` calls. `maps` should be valid
+    /// ([`crate::mark::validate_maps`]).
+    ///
+    /// # Errors
+    /// As [`Self::reconfigure`].
+    pub fn reconfigure_marked(
+        &mut self,
+        now: Ticks,
+        flows: &[(FlowId, FlowSpec)],
+        maps: &MarkMaps,
+    ) -> Result<(), ConfigError> {
         self.flush_express();
         let total = flows.len().saturating_add(1);
         // Queue ids (2 per flow) stay below NIL.
@@ -1126,23 +1366,24 @@ impl<P> Scheduler<P> {
                 "too many flows",
             ));
         }
-        let mut new_flows = Vec::new();
+        let mut new_lines = Vec::new();
+        let mut new_warm = Vec::new();
         let mut new_cold = Vec::new();
-        let mut new_nc = Vec::new();
         let mut new_seq = Vec::new();
         let mut by_id: Vec<(FlowId, usize)> = Vec::new();
         let mut taken: Vec<bool> = Vec::new();
-        let old_count = self.flows.len();
-        new_flows
+        let old_count = self.lines.len();
+        new_lines
             .try_reserve_exact(total)
+            .and_then(|()| new_warm.try_reserve_exact(total))
             .and_then(|()| new_cold.try_reserve_exact(total))
-            .and_then(|()| new_nc.try_reserve_exact(total))
             .and_then(|()| new_seq.try_reserve_exact(total.saturating_mul(2)))
             .and_then(|()| by_id.try_reserve_exact(old_count))
             .and_then(|()| taken.try_reserve_exact(old_count))
             .and_then(|()| self.heap.try_reserve(total))
             .map_err(|_| alloc_error(Field::FlowCount))?;
         // Nothing below allocates or fails.
+        self.maps = *maps;
         by_id.extend(
             self.cold
                 .iter()
@@ -1151,51 +1392,66 @@ impl<P> Scheduler<P> {
         );
         by_id.sort_unstable();
         taken.resize(old_count, false);
-        let mut old_flows = mem::take(&mut self.flows);
+        let mut old_lines = mem::take(&mut self.lines);
+        let mut old_warm = mem::take(&mut self.warm);
         let mut old_cold = mem::take(&mut self.cold);
-        let old_nc = mem::take(&mut self.nc);
         let mut old_seq = mem::take(&mut self.seq);
-        let placeholder = FlowState::unclassified(now);
+        let (placeholder, warm_placeholder) = unclassified_flow(now);
         let take_seq = |old_seq: &mut Vec<SeqQueue>, j: usize, k: usize| {
             j.checked_mul(2)
                 .and_then(|q| q.checked_add(k))
                 .and_then(|q| old_seq.get_mut(q))
                 .map_or(SeqQueue::EMPTY, |sq| mem::replace(sq, SeqQueue::EMPTY))
         };
+        // Takes old flow `j`'s line, warm and cold parts.
+        let mut take_flow = |j: usize| {
+            let line = old_lines.get_mut(j).map_or_else(
+                || placeholder.clone(),
+                |l| mem::replace(l, placeholder.clone()),
+            );
+            let warm = old_warm.get_mut(j).map_or_else(
+                || warm_placeholder.clone(),
+                |w| mem::replace(w, warm_placeholder.clone()),
+            );
+            let cold = old_cold
+                .get_mut(j)
+                .map_or_else(FlowCold::default, mem::take);
+            (line, warm, cold)
+        };
         let adapter = &mut self.stats.adapter;
         for &(id, ref spec) in flows {
             let mode = Mode::from(spec.effective_mode());
             let level = spec.level();
             let params = ConformerParams::from_spec(spec);
+            let marks = FlowMarks::new(maps, spec);
             let old = by_id
                 .binary_search_by(|&(i, _)| i.cmp(&id))
                 .ok()
                 .and_then(|k| by_id.get(k))
                 .map(|&(_, j)| j)
                 .filter(|&j| taken.get(j).is_some_and(|t| !t));
-            new_nc.push(old.and_then(|j| old_nc.get(j)).copied().unwrap_or_default());
-            let (state, cold, mut seq0, seq1) = match old {
+            let (mut line, mut warm, cold, mut seq0, seq1) = match old {
                 Some(j) => {
                     if let Some(t) = taken.get_mut(j) {
                         *t = true;
                     }
-                    let mut st = old_flows.get_mut(j).map_or_else(
-                        || placeholder.clone(),
-                        |s| mem::replace(s, placeholder.clone()),
-                    );
-                    if st.mode != mode || st.level != level || st.conformer.params() != params {
+                    let (mut line, mut warm, cold) = take_flow(j);
+                    if line.mode != mode
+                        || line.level != level
+                        || line.conf.params(&warm.peak) != params
+                    {
                         adapter.flows_modified = adapter.flows_modified.saturating_add(1);
                     }
                     // The conformer's clock is not moved to `now`: a late
                     // shaped head still conforms at its own time.
-                    st.conformer.set_params(params);
-                    st.mode = mode;
-                    st.level = level;
-                    let cold = old_cold
-                        .get_mut(j)
-                        .map_or_else(FlowCold::default, mem::take);
+                    line.conf.set_params(&mut warm.peak, params);
+                    line.has_peak = warm.peak.present();
+                    line.mode = mode;
+                    line.level = level;
+                    line.marks = marks;
                     (
-                        st,
+                        line,
+                        warm,
                         cold,
                         take_seq(&mut old_seq, j, 0),
                         take_seq(&mut old_seq, j, 1),
@@ -1203,35 +1459,32 @@ impl<P> Scheduler<P> {
                 }
                 None => {
                     adapter.flows_opened = adapter.flows_opened.saturating_add(1);
+                    let (line, warm) = new_flow(mode, level, params, marks, now);
                     (
-                        FlowState::new(mode, level, params, now),
+                        line,
+                        warm,
                         FlowCold::new(Some(id)),
                         SeqQueue::EMPTY,
                         SeqQueue::EMPTY,
                     )
                 }
             };
-            let mut state = state;
             if mode != Mode::Shape {
-                self.slab.splice(&mut seq0.fifo, &mut state.shaper);
+                self.slab.splice(&mut seq0.fifo, &mut warm.shaper);
+                line.in_heap = false;
             }
-            new_flows.push(state);
+            new_lines.push(line);
+            new_warm.push(warm);
             new_cold.push(cold);
             new_seq.push(seq0);
             new_seq.push(seq1);
         }
         // The unclassified flow stays, and inherits removed flows' packets.
         let last = old_count.saturating_sub(1);
-        let mut unclassified = old_flows.get_mut(last).map_or_else(
-            || placeholder.clone(),
-            |s| mem::replace(s, placeholder.clone()),
-        );
-        let unclassified_cold = old_cold
-            .get_mut(last)
-            .map_or_else(FlowCold::default, mem::take);
+        let (mut unclassified, unclassified_warm, unclassified_cold) = take_flow(last);
         let mut u0 = take_seq(&mut old_seq, last, 0);
         let mut u1 = take_seq(&mut old_seq, last, 1);
-        for (j, st) in old_flows.iter_mut().enumerate() {
+        for (j, w) in old_warm.iter_mut().enumerate() {
             if j == last || taken.get(j).is_some_and(|&t| t) {
                 continue;
             }
@@ -1239,21 +1492,21 @@ impl<P> Scheduler<P> {
             let mut s0 = take_seq(&mut old_seq, j, 0);
             let mut s1 = take_seq(&mut old_seq, j, 1);
             self.slab.splice(&mut u0.fifo, &mut s0.fifo);
-            self.slab.splice(&mut u0.fifo, &mut st.shaper);
+            self.slab.splice(&mut u0.fifo, &mut w.shaper);
             self.slab.splice(&mut u1.fifo, &mut s1.fifo);
         }
         unclassified.in_heap = false;
-        new_flows.push(unclassified);
+        new_lines.push(unclassified);
+        new_warm.push(unclassified_warm);
         new_cold.push(unclassified_cold);
-        new_nc.push(old_nc.get(last).copied().unwrap_or_default());
         new_seq.push(u0);
         new_seq.push(u1);
         adapter.max_simultaneous_flows = adapter
             .max_simultaneous_flows
             .max(u32::try_from(flows.len()).unwrap_or(u32::MAX));
-        self.flows = new_flows;
+        self.lines = new_lines;
+        self.warm = new_warm;
         self.cold = new_cold;
-        self.nc = new_nc;
         self.seq = new_seq;
         self.rebuild();
         Ok(())
@@ -1284,14 +1537,64 @@ mod tests {
         assert!(s.express.is_none());
     }
 
+    /// The line's 32-bit counters carry into the cold base: the sums stay
+    /// exact past 2^32 packets and bytes, on the per-packet and the batch
+    /// path, and transmitted = scheduled - pending stays right.
     #[test]
-    fn flow_state_is_two_cache_lines() {
-        assert_eq!(mem::size_of::<Conformer>(), 64);
-        assert_eq!(mem::size_of::<FlowState>(), 128);
-        assert_eq!(mem::align_of::<FlowState>(), 64);
-        assert_eq!(mem::offset_of!(FlowState, hot), 64);
-        assert!(mem::offset_of!(FlowState, shaper) + mem::size_of::<Fifo>() <= 128);
-        // Four flows' non-conforming counters to a line.
-        assert_eq!(mem::size_of::<NcCounters>(), 16);
+    fn low_counters_carry_into_the_base() {
+        let limits = Limits {
+            queue_packets: 8,
+            queue_bytes: u64::MAX,
+            max_outstanding: 1 << 20,
+        };
+        let mut s: Scheduler<u32> = Scheduler::new(limits).unwrap();
+        let borrow = FlowSpec {
+            token_rate: Some(1),
+            bucket: 1,
+            mode: Some(SdMode::Borrow),
+            ..FlowSpec::best_effort("b")
+        };
+        s.reconfigure(0, &[(1, borrow)]).unwrap();
+        let big = SendSize {
+            ip_bytes: 4_000_000_000,
+            largest_ip_packet: 4_000_000_000,
+            packets: 1,
+        };
+        let lso = SendSize {
+            ip_bytes: 3_000_000_000,
+            largest_ip_packet: 1500,
+            packets: 2_000_000,
+        };
+        let line = &mut s.lines[0];
+        (line.packets, line.nc) = (u32::MAX - 1_000_000, u32::MAX - 1_000_000);
+        for i in 0..3 {
+            s.enqueue_sized(0, Some(0), big, i).unwrap();
+            s.dequeue(0).unwrap();
+        }
+        let items = (0..3).map(|i| BatchItem {
+            flow: Some(0),
+            size: lso,
+            pkt: 10 + i,
+        });
+        s.submit_batch(0, items, |_| ());
+        let st = s.flow_stats(0).unwrap();
+        let base = u64::from(u32::MAX - 1_000_000);
+        assert_eq!(st.packets_scheduled, base + 3 + 6_000_000);
+        assert_eq!(st.packets_transmitted, st.packets_scheduled);
+        assert_eq!(st.bytes_scheduled, 12_000_000_000 + 9_000_000_000);
+        assert_eq!(st.bytes_transmitted, st.bytes_scheduled);
+        // The 1-byte bucket passed the first send only.
+        assert_eq!(st.nonconforming_packets_scheduled, base + 2 + 6_000_000);
+        assert_eq!(st.nonconforming_packets_transmitted, base + 2 + 6_000_000);
+        s.clear_stats();
+        assert_eq!(s.flow_stats(0).unwrap(), FlowStats::default());
+    }
+
+    #[test]
+    fn flow_line_is_one_cache_line() {
+        assert_eq!(mem::size_of::<crate::psched::Conformer>(), 64);
+        assert_eq!(mem::size_of::<ConformerHead>(), 40);
+        assert_eq!(mem::size_of::<FlowLine>(), 64);
+        assert_eq!(mem::align_of::<FlowLine>(), 64);
     }
 }

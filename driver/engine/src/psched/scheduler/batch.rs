@@ -10,10 +10,11 @@
 //! be handed straight back by the following `dequeue`. Then each send only
 //! looks its flow up, runs the conformer, decides (send conforming, send
 //! non-conforming, drop) and is emitted; nothing is linked or unlinked.
-//! Sums that per-packet calls add one by one (packets and bytes scheduled
-//! and transmitted per flow, the non-conforming counts) are added once per
-//! run of consecutive sends of one flow; the sequencer and netcard maxima
-//! once per stretch of short-path sends. The averages are still sampled at exactly the same
+//! Everything such a send touches of its flow is in the flow's one cache
+//! line (see `FlowLine`): the conformer's token bucket, the scheduled
+//! counters (transmitted ones are derived: scheduled minus pending), its
+//! marks and mode; the sequencer and netcard maxima are noted once per
+//! stretch of short-path sends. The averages are still sampled at exactly the same
 //! packets (every [`super::AVERAGE_EVERY`] handed out), with the same queue
 //! lengths.
 //!
@@ -26,7 +27,8 @@
 
 use core::cmp::Reverse;
 
-use super::{Mode, Scheduler};
+use super::{Mode, Scheduler, peak_of};
+use crate::mark::Marks;
 use crate::psched::send_size::SendSize;
 use crate::psched::{DropReason, Released};
 use crate::time::Ticks;
@@ -55,30 +57,14 @@ pub enum Submitted<P> {
     Dropped(P, DropReason),
 }
 
-/// Sums owed to one flow's counters by a run of short-path sends.
-#[derive(Debug, Clone, Copy)]
-struct Owed {
-    flow: usize,
-    /// IP packets and bytes, scheduled and transmitted alike.
-    packets: u64,
-    bytes: u64,
-    /// IP packets sent non-conforming (scheduled and transmitted alike).
-    nonconforming: u64,
-}
-
-impl Owed {
-    const NONE: Self = Self {
-        flow: usize::MAX,
-        packets: 0,
-        bytes: 0,
-        nonconforming: 0,
-    };
-}
-
 /// The short path's decision on one send.
 enum Short {
-    /// Handed out, conforming or not.
-    Sent { conforming: bool },
+    /// Handed out, conforming or not, from line `f` with `marks`.
+    Sent {
+        f: usize,
+        conforming: bool,
+        marks: Marks,
+    },
     /// Refused.
     Dropped(DropReason),
     /// Needs the general path (a shaped send that cannot go now).
@@ -103,45 +89,109 @@ impl<P> Scheduler<P> {
         I: IntoIterator<Item = BatchItem<P>>,
         F: FnMut(Submitted<P>),
     {
+        self.batch(now, items, |s, _| out(s));
+    }
+
+    /// [`Self::submit_batch`] that also gives each released packet its
+    /// marks: its flow's [`crate::mark::FlowMarks`] for its conformance,
+    /// decided at configuration ([`Self::reconfigure_marked`]), read from
+    /// the flow's line the packet already touched. Packets without a flow
+    /// (unclassified, or of a removed flow: `Released::flow == None`) and
+    /// refused sends get `Marks::default()` (no marks).
+    pub fn submit_batch_marked<I, F>(&mut self, now: Ticks, items: I, out: F)
+    where
+        I: IntoIterator<Item = BatchItem<P>>,
+        F: FnMut(Submitted<P>, Marks),
+    {
+        self.batch(now, items, out);
+    }
+
+    #[inline(always)]
+    fn batch<I, F>(&mut self, now: Ticks, items: I, mut out: F)
+    where
+        I: IntoIterator<Item = BatchItem<P>>,
+        F: FnMut(Submitted<P>, Marks),
+    {
         let flow_count = self.flow_count();
         let max_out = self.limits.max_outstanding;
-        let mut owed = Owed::NONE;
         let mut sent = 0u32;
         let mut short = self.short_ready(now);
-        for BatchItem { flow, size, pkt } in items {
+        let mut room = self.room();
+        let mut items = items.into_iter();
+        let mut cur = items.next();
+        // Touch-ahead: the next send's line is loaded (a plain load, its
+        // value folded in here) while this send is worked on, so that its
+        // cache miss overlaps this send's work instead of stalling the next.
+        let mut touched = 0u8;
+        while let Some(BatchItem { flow, size, pkt }) = cur {
+            cur = items.next();
+            if let Some(n) = &cur {
+                touched ^= self.touch(n.flow, flow_count);
+            }
             let size = size.normalized();
             if short && self.outstanding < max_out {
-                match self.short_one(now, flow, &size, &mut owed) {
-                    Short::Sent { conforming } => {
+                match self.short_one(now, flow, &size, room, flow_count) {
+                    Short::Sent {
+                        f,
+                        conforming,
+                        marks,
+                    } => {
                         sent = 1;
-                        out(Submitted::Released(Released {
+                        let r = Released {
                             pkt,
-                            flow: (owed.flow < flow_count).then_some(owed.flow),
+                            flow: (f < flow_count).then_some(f),
                             conforming,
-                        }));
+                        };
+                        out(Submitted::Released(r), marks);
                         continue;
                     }
                     Short::Dropped(why) => {
-                        out(Submitted::Dropped(pkt, why));
+                        out(Submitted::Dropped(pkt, why), Marks::default());
                         continue;
                     }
                     Short::General => {}
                 }
             }
-            self.settle(&mut owed);
             self.note_short(&mut sent);
             match self.enqueue_one(now, flow, size, pkt) {
                 Ok(()) => {
                     if let Some(r) = self.dequeue(now) {
-                        out(Submitted::Released(r));
+                        let f = r.flow.unwrap_or(flow_count);
+                        let marks = self.marks_of(f, r.conforming);
+                        out(Submitted::Released(r), marks);
                     }
                 }
-                Err((pkt, why)) => out(Submitted::Dropped(pkt, why)),
+                Err((pkt, why)) => out(Submitted::Dropped(pkt, why), Marks::default()),
             }
             short = self.short_ready(now);
+            room = self.room();
         }
-        self.settle(&mut owed);
+        core::hint::black_box(touched);
         self.note_short(&mut sent);
+    }
+
+    /// Loads a byte of the line of a send of `flow` (any byte of it brings
+    /// the whole line in).
+    #[inline(always)]
+    fn touch(&self, flow: Option<usize>, flow_count: usize) -> u8 {
+        let f = match flow {
+            Some(i) if i < flow_count => i,
+            _ => flow_count,
+        };
+        self.lines.get(f).map_or(0, |l| l.mode as u8)
+    }
+
+    /// What the slot and byte limits leave for a send while the short path
+    /// runs (nothing is held then, so it stays the same): `None` if every
+    /// slot is taken, else the bytes a send may have (`held_bytes` +
+    /// bytes <= `queue_bytes`).
+    #[inline]
+    fn room(&self) -> Option<u64> {
+        if self.slab.is_full() {
+            None
+        } else {
+            Some(self.limits.queue_bytes.saturating_sub(self.held_bytes))
+        }
     }
 
     /// Whether the short path's conditions (other than the outstanding
@@ -151,33 +201,8 @@ impl<P> Scheduler<P> {
         self.fast_path
             && self.express.is_none()
             && self.in_sequencer == 0
+            && self.held_bytes <= self.limits.queue_bytes
             && self.heap.peek().is_none_or(|&Reverse((t, _))| t > now)
-    }
-
-    /// Adds what a run of short-path sends of one flow owes to its
-    /// counters.
-    fn settle(&mut self, owed: &mut Owed) {
-        let o = core::mem::replace(owed, Owed::NONE);
-        if o.flow == usize::MAX {
-            return;
-        }
-        if let Some(fs) = self.flows.get_mut(o.flow) {
-            let h = &mut fs.hot;
-            h.packets_scheduled = h.packets_scheduled.saturating_add(o.packets);
-            h.bytes_scheduled = h.bytes_scheduled.saturating_add(o.bytes);
-            h.packets_transmitted = h.packets_transmitted.saturating_add(o.packets);
-            h.bytes_transmitted = h.bytes_transmitted.saturating_add(o.bytes);
-        }
-        if o.nonconforming != 0 {
-            if let Some(c) = self.nc.get_mut(o.flow) {
-                c.scheduled = c.scheduled.saturating_add(o.nonconforming);
-                c.transmitted = c.transmitted.saturating_add(o.nonconforming);
-            }
-            let s = &mut self.stats.sequencer;
-            s.nonconforming_packets_transmitted = s
-                .nonconforming_packets_transmitted
-                .saturating_add(o.nonconforming);
-        }
     }
 
     /// After a stretch of short-path sends (`sent` of them): each was alone
@@ -192,18 +217,19 @@ impl<P> Scheduler<P> {
 
     /// One send on the short path (its conditions hold): the checks of
     /// `enqueue_one` in its order, the mode, and the accounting of the
-    /// enqueue and the dequeue that would hand it straight back. On
-    /// `General` nothing observable has changed (the conformer may have
-    /// been advanced to `now`, which the general path does first anyway).
+    /// enqueue and the dequeue that would hand it straight back, all in
+    /// the flow's line (and its peak bucket if it has one). On `General`
+    /// nothing observable has changed (the conformer may have been advanced
+    /// to `now`, which the general path does first anyway).
     #[inline(always)]
     fn short_one(
         &mut self,
         now: Ticks,
         flow: Option<usize>,
         size: &SendSize,
-        owed: &mut Owed,
+        room: Option<u64>,
+        unclassified: usize,
     ) -> Short {
-        let unclassified = self.flows.len().saturating_sub(1);
         let f = match flow {
             Some(i) if i < unclassified => i,
             Some(_) => {
@@ -216,58 +242,71 @@ impl<P> Scheduler<P> {
         };
         let packets = u64::from(size.packets);
         let bytes = u64::from(size.ip_bytes);
-        let verdict = if self.slab.is_full() {
-            Err(DropReason::QueuePackets)
-        } else if self.held_bytes.saturating_add(bytes) > self.limits.queue_bytes {
-            Err(DropReason::QueueBytes)
-        } else {
-            let Some(fs) = self.flows.get_mut(f) else {
-                return Short::General;
-            };
-            let c = &mut fs.conformer;
-            match fs.mode {
-                Mode::Borrow => Ok(c.police_sized(now, size)),
+        let Some(line) = self.lines.get_mut(f) else {
+            return Short::General;
+        };
+        let c = &mut line.conf;
+        let verdict = match room {
+            None => Err(DropReason::QueuePackets),
+            Some(r) if bytes > r => Err(DropReason::QueueBytes),
+            // The common case first: a policed flow without a peak rate.
+            Some(_) if line.mode == Mode::Borrow && !line.has_peak => {
+                Ok(c.police_sized(None, now, size))
+            }
+            Some(_) => match line.mode {
+                Mode::Borrow => Ok(c.police_sized(peak_of(true, &mut self.warm, f), now, size)),
                 Mode::BorrowPlus => Ok(true),
                 Mode::Discard => {
                     if c.is_oversize(size.largest_ip_packet) {
                         Err(DropReason::OverMaxSdu)
-                    } else if c.police_sized(now, size) {
+                    } else if c.police_sized(peak_of(line.has_peak, &mut self.warm, f), now, size) {
                         Ok(true)
                     } else {
                         Err(DropReason::Nonconforming)
                     }
                 }
                 Mode::Shape => {
+                    // `in_heap` is set exactly while the shaper queue is not
+                    // empty: a packet then waits behind the others.
                     if c.is_oversize(size.largest_ip_packet) {
                         Err(DropReason::OverMaxSdu)
-                    } else if fs.shaper.is_empty() && c.police_sized(now, size) {
+                    } else if !line.in_heap
+                        && c.police_sized(peak_of(line.has_peak, &mut self.warm, f), now, size)
+                    {
                         Ok(true)
                     } else {
                         return Short::General;
                     }
                 }
-            }
+            },
         };
         let conforming = match verdict {
             Ok(c) => c,
             Err(why) => return Short::Dropped(self.count_drop(f, why, packets)),
         };
-        if owed.flow != f {
-            self.settle(owed);
-            owed.flow = f;
+        let carry = line.count_scheduled(size, !conforming);
+        let marks = line.marks.get(conforming);
+        if carry.any() {
+            if let Some(c) = self.cold.get_mut(f) {
+                c.carry(carry);
+            }
         }
-        owed.packets = owed.packets.saturating_add(packets);
-        owed.bytes = owed.bytes.saturating_add(bytes);
         if !conforming {
-            owed.nonconforming = owed.nonconforming.saturating_add(packets);
+            let s = &mut self.stats.sequencer;
+            s.nonconforming_packets_transmitted =
+                s.nonconforming_packets_transmitted.saturating_add(packets);
         }
-        // The enqueue put it alone in the sequencer (maximum noted when the
-        // run is settled), the dequeue took it.
+        // The enqueue put it alone in the sequencer (maximum noted at the
+        // end of the stretch), the dequeue took it.
         self.outstanding = self.outstanding.saturating_add(1);
         self.sent = self.sent.wrapping_add(1);
         if self.sent % super::AVERAGE_EVERY == 0 {
             self.sample_averages();
         }
-        Short::Sent { conforming }
+        Short::Sent {
+            f,
+            conforming,
+            marks,
+        }
     }
 }
