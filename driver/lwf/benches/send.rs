@@ -35,9 +35,12 @@
 //! # Profiling
 //! `SEND_BENCH_PROFILE=<case>:<chains>[:frozen]` runs only `<chains>` chains
 //! of one case (a name of [`CASES`]) after the warm-up and
-//! exits (for `valgrind --tool=callgrind` or perf); `frozen` keeps the
-//! clock still as session 1's bench did. `SEND_BENCH_BUCKET=<bytes>` sets
-//! the flows' bucket size (to reach the out-of-tokens state quickly).
+//! exits (for `valgrind --tool=callgrind` or perf), printing the thread
+//! CPU time per NBL of its fastest, 10th-percentile and median blocks of
+//! 100 chains (on a shared machine the fastest blocks are the undisturbed
+//! ones); `frozen` keeps the clock still as session 1's bench did.
+//! `SEND_BENCH_BUCKET=<bytes>` sets the flows' bucket size (to reach the
+//! out-of-tokens state quickly).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
@@ -317,11 +320,34 @@ fn profile(spec: &str) {
     for _ in 0..100 {
         case.chain();
     }
-    for _ in 0..chains {
-        case.chain();
+    // Thread CPU time per block of chains: on a shared machine the
+    // fastest blocks are the ones nothing else disturbed.
+    let mut blocks = Vec::with_capacity((chains / PROFILE_BLOCK + 1) as usize);
+    let mut left = chains;
+    while left > 0 {
+        let n = left.min(PROFILE_BLOCK);
+        let t0 = thread_cpu();
+        for _ in 0..n {
+            case.chain();
+        }
+        blocks.push((thread_cpu() - t0).as_nanos() as f64 / (n * BATCH as u64) as f64);
+        left -= n;
     }
-    eprintln!("{name}: {} chains: {}", case.chains, case.state());
+    blocks.sort_by(f64::total_cmp);
+    let at = |q: f64| blocks[((blocks.len() - 1) as f64 * q) as usize];
+    eprintln!(
+        "{name}: {} chains: {}; ns per NBL over blocks of {PROFILE_BLOCK} chains: min {:.1}, \
+         10% {:.1}, median {:.1}",
+        case.chains,
+        case.state(),
+        at(0.0),
+        at(0.1),
+        at(0.5)
+    );
 }
+
+/// Chains per timed block in profile mode.
+const PROFILE_BLOCK: u64 = 100;
 
 fn bench(c: &mut Criterion) {
     if let Ok(spec) = std::env::var("SEND_BENCH_PROFILE") {

@@ -32,7 +32,7 @@ use qos_engine::error::{ConfigError, ErrorKind, Field, Object};
 use qos_engine::flow::FlowSpec;
 use qos_engine::gpc::{Classifier, Filter, FlowId};
 use qos_engine::mark::{
-    Ieee8021QInfo, MarkError, MarkMaps, Marks, apply, decide, reset_dscp, rewrite_dscp_one,
+    Ieee8021QInfo, MarkError, MarkMaps, Marks, apply, reset_dscp, rewrite_dscp_one,
 };
 use qos_engine::packet::{Family, FlowKey, Framing, MarkOffsets, Unclassifiable, ip_proto, parse};
 use qos_engine::psched::{
@@ -298,58 +298,6 @@ pub struct Datapath {
     /// classified once. Classification is a function of the key and the
     /// configuration, so the result is the same.
     last_class: Option<(FlowKey, Option<usize>)>,
-    /// Marks decided under `config` (cleared when a configuration is
-    /// published): released NBLs of a flow seen recently are marked
-    /// without looking the flow up again.
-    marks_cache: MarksCache,
-}
-
-/// Entries of [`MarksCache`] (a power of two).
-const MARKS_CACHE: usize = 16;
-
-/// The marks of (flow, conforming), direct-mapped on `2 * flow +
-/// conforming`. An entry is its tag `2 * flow + conforming + 1` (0:
-/// empty) and the marks; a flow index too large for a tag is never
-/// cached (decided every time).
-#[derive(Debug, Clone, Copy)]
-struct MarksCache([(usize, Marks); MARKS_CACHE]);
-
-impl MarksCache {
-    const EMPTY: Self = Self(
-        [(
-            0,
-            Marks {
-                dscp: None,
-                pcp: None,
-            },
-        ); MARKS_CACHE],
-    );
-
-    /// The marks of a released NBL of `flow` under `policy`.
-    #[inline]
-    fn get(&mut self, policy: Option<&dyn Policy>, flow: usize, conforming: bool) -> Option<Marks> {
-        let key = flow.checked_mul(2).map(|k| k | usize::from(conforming));
-        let tag = key.and_then(|k| k.checked_add(1));
-        let entry = key.and_then(|k| self.0.get_mut(k & (MARKS_CACHE - 1)));
-        match (tag, entry) {
-            (Some(t), Some(e)) if e.0 == t => Some(e.1),
-            (t, e) => {
-                let m = Self::decide(policy, flow, conforming)?;
-                if let (Some(t), Some(e)) = (t, e) {
-                    *e = (t, m);
-                }
-                Some(m)
-            }
-        }
-    }
-
-    /// What a cache miss costs: the flow's specification and the maps.
-    #[inline(never)]
-    fn decide(policy: Option<&dyn Policy>, flow: usize, conforming: bool) -> Option<Marks> {
-        let cfg = policy?;
-        let (_, spec) = cfg.flows().get(flow)?;
-        Some(decide(cfg.maps(), spec, conforming))
-    }
 }
 
 impl Datapath {
@@ -364,7 +312,6 @@ impl Datapath {
             sched_out: 0,
             counters: DatapathCounters::default(),
             last_class: None,
-            marks_cache: MarksCache::EMPTY,
         }
     }
 
@@ -442,24 +389,33 @@ impl Datapath {
             _ => false,
         };
         let flows: &[(FlowId, FlowSpec)] = config.as_ref().map_or(&[], |c| c.flows());
+        // The scheduler decides each flow's marks here, once, and hands
+        // them out with every released packet.
+        let no_maps;
+        let maps = match &config {
+            Some(c) => c.maps(),
+            None => {
+                no_maps = MarkMaps::default();
+                &no_maps
+            }
+        };
         let idle = self.held() == 0 && self.sched_out == 0;
         match fresh {
             // A new scheduler (first configuration, or new limits while
             // nothing is held): configured first, swapped in only if that
             // worked, so a failure leaves everything as it was.
             Some(mut f) if self.sched.is_none() || (limits_changed && idle) => {
-                f.reconfigure(now, flows)?;
+                f.reconfigure_marked(now, flows, maps)?;
                 self.sched = Some(f);
             }
             _ => {
                 if let Some(s) = self.sched.as_mut() {
-                    s.reconfigure(now, flows)?;
+                    s.reconfigure_marked(now, flows, maps)?;
                 }
             }
         }
         self.config = config;
         self.last_class = None;
-        self.marks_cache = MarksCache::EMPTY;
         Ok(())
     }
 
@@ -491,7 +447,6 @@ impl Datapath {
             sched_out,
             counters,
             last_class,
-            marks_cache,
             ..
         } = self;
         let policy = config.as_deref();
@@ -519,8 +474,8 @@ impl Datapath {
         // Marking and drop counts of this chain: `counters` is lent to the
         // classification iterator while the scheduler runs.
         let mut tally = Tally::default();
-        s.submit_batch(now, &mut chain, |outcome| match outcome {
-            Submitted::Released(r) => emit(r, policy, marks_cache, &mut tally, out),
+        s.submit_batch_marked(now, &mut chain, |outcome, marks| match outcome {
+            Submitted::Released(r) => emit(r, marks, policy, &mut tally, out),
             Submitted::Dropped(h, why) => {
                 tally.dropped = tally.dropped.wrapping_add(1);
                 refuse(h.nbl, drop_status(why), refused);
@@ -540,7 +495,6 @@ impl Datapath {
             sched,
             sched_out,
             counters,
-            marks_cache,
             ..
         } = self;
         let Some(s) = sched.as_mut() else {
@@ -548,8 +502,8 @@ impl Datapath {
         };
         let policy = config.as_deref();
         let mut tally = Tally::default();
-        while let Some(r) = s.dequeue(now) {
-            emit(r, policy, marks_cache, &mut tally, out);
+        while let Some((r, marks)) = s.dequeue_marked(now) {
+            emit(r, marks, policy, &mut tally, out);
         }
         tally.fold(counters, sched_out)
     }
@@ -740,6 +694,9 @@ impl Iterator for Chain<'_> {
         let nbl = self.cur?;
         // Read the link before the NBL goes anywhere that rewrites it.
         self.cur = nbl.next();
+        if let Some(next) = self.cur {
+            next.prefetch();
+        }
         self.nbls = self.nbls.wrapping_add(1);
         let (flow, at, size) = self.classify.classify(&nbl);
         Some(BatchItem {
@@ -782,20 +739,20 @@ impl Tally {
     }
 }
 
-/// Mark one NBL the scheduler released and add it to `out`. The marks of a
-/// (flow, conformance) are decided once while they stay in the marks cache.
+/// Mark one NBL the scheduler released and add it to `out`. `marks` are
+/// its flow's, which the scheduler decided when the configuration was
+/// published (`decide` for the flow and its conformance); an NBL of no
+/// flow gets none.
 fn emit(
     r: Released<Held>,
+    marks: Marks,
     policy: Option<&dyn Policy>,
-    marks_cache: &mut MarksCache,
     tally: &mut Tally,
     out: &mut SendBatch,
 ) {
     let mut h = r.pkt;
     if let Some((family, offsets)) = h.at.get() {
-        let marks = r
-            .flow
-            .and_then(|i| marks_cache.get(policy, i, r.conforming));
+        let marks = r.flow.map(|_| marks);
         match marks {
             Some(m) => mark(tally, &mut h.nbl, family, &offsets, m),
             None if policy.is_some_and(|c| c.reset_unmarked_dscp()) => {
