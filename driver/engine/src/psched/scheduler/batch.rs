@@ -59,9 +59,10 @@ pub enum Submitted<P> {
 
 /// The short path's decision on one send.
 enum Short {
-    /// Handed out, conforming or not, from line `f` with `marks`.
+    /// Handed out, conforming or not, with `marks` (`flow` as
+    /// `Released::flow`).
     Sent {
-        f: usize,
+        flow: Option<usize>,
         conforming: bool,
         marks: Marks,
     },
@@ -113,10 +114,8 @@ impl<P> Scheduler<P> {
         F: FnMut(Submitted<P>, Marks),
     {
         let flow_count = self.flow_count();
-        let max_out = self.limits.max_outstanding;
         let mut sent = 0u32;
-        let mut short = self.short_ready(now);
-        let mut room = self.room();
+        let (mut budget, mut room) = self.short_budget(now);
         let mut items = items.into_iter();
         let mut cur = items.next();
         // Touch-ahead: the next send's line is loaded (a plain load, its
@@ -129,17 +128,18 @@ impl<P> Scheduler<P> {
                 touched ^= self.touch(n.flow, flow_count);
             }
             let size = size.normalized();
-            if short && self.outstanding < max_out {
+            if budget != 0 {
                 match self.short_one(now, flow, &size, room, flow_count) {
                     Short::Sent {
-                        f,
+                        flow,
                         conforming,
                         marks,
                     } => {
                         sent = 1;
+                        budget = budget.wrapping_sub(1);
                         let r = Released {
                             pkt,
-                            flow: (f < flow_count).then_some(f),
+                            flow,
                             conforming,
                         };
                         out(Submitted::Released(r), marks);
@@ -163,8 +163,7 @@ impl<P> Scheduler<P> {
                 }
                 Err((pkt, why)) => out(Submitted::Dropped(pkt, why), Marks::default()),
             }
-            short = self.short_ready(now);
-            room = self.room();
+            (budget, room) = self.short_budget(now);
         }
         core::hint::black_box(touched);
         self.note_short(&mut sent);
@@ -181,28 +180,27 @@ impl<P> Scheduler<P> {
         self.lines.get(f).map_or(0, |l| l.mode as u8)
     }
 
-    /// What the slot and byte limits leave for a send while the short path
-    /// runs (nothing is held then, so it stays the same): `None` if every
-    /// slot is taken, else the bytes a send may have (`held_bytes` +
-    /// bytes <= `queue_bytes`).
-    #[inline]
-    fn room(&self) -> Option<u64> {
-        if self.slab.is_full() {
-            None
-        } else {
-            Some(self.limits.queue_bytes.saturating_sub(self.held_bytes))
-        }
-    }
-
-    /// Whether the short path's conditions (other than the outstanding
-    /// bound, checked per send) hold: the per-send path is enabled, nothing
-    /// is in the sequencer, and no shaped packet is due at `now`.
-    fn short_ready(&self, now: Ticks) -> bool {
-        self.fast_path
+    /// How many sends may take the short path from here (0: none), and
+    /// the bytes one send may have under the byte limit. The short path
+    /// needs: the fast path enabled, nothing in the sequencer (no queued
+    /// packet, no fast-path packet), no shaped packet due at `now`, a free
+    /// slot and room under the outstanding bound. While it runs nothing is
+    /// held or queued, so all of that stays true except the outstanding
+    /// bound, which each short send takes one of.
+    fn short_budget(&self, now: Ticks) -> (u32, u64) {
+        let ready = self.fast_path
             && self.express.is_none()
             && self.in_sequencer == 0
+            && !self.slab.is_full()
             && self.held_bytes <= self.limits.queue_bytes
-            && self.heap.peek().is_none_or(|&Reverse((t, _))| t > now)
+            && self.heap.peek().is_none_or(|&Reverse((t, _))| t > now);
+        if !ready {
+            return (0, 0);
+        }
+        (
+            self.limits.max_outstanding.saturating_sub(self.outstanding),
+            self.limits.queue_bytes.saturating_sub(self.held_bytes),
+        )
     }
 
     /// After a stretch of short-path sends (`sent` of them): each was alone
@@ -227,18 +225,18 @@ impl<P> Scheduler<P> {
         now: Ticks,
         flow: Option<usize>,
         size: &SendSize,
-        room: Option<u64>,
+        room: u64,
         unclassified: usize,
     ) -> Short {
-        let f = match flow {
-            Some(i) if i < unclassified => i,
+        let (f, flow) = match flow {
+            Some(i) if i < unclassified => (i, Some(i)),
             Some(_) => {
                 // The unclassified flow is never shaped: no General below.
                 let a = &mut self.stats.adapter;
                 a.unknown_flow_packets = a.unknown_flow_packets.saturating_add(1);
-                unclassified
+                (unclassified, None)
             }
-            None => unclassified,
+            None => (unclassified, None),
         };
         let packets = u64::from(size.packets);
         let bytes = u64::from(size.ip_bytes);
@@ -246,14 +244,14 @@ impl<P> Scheduler<P> {
             return Short::General;
         };
         let c = &mut line.conf;
-        let verdict = match room {
-            None => Err(DropReason::QueuePackets),
-            Some(r) if bytes > r => Err(DropReason::QueueBytes),
+        // A free slot is a condition of the short path (`short_budget`).
+        let verdict = if bytes > room {
+            Err(DropReason::QueueBytes)
+        } else if line.mode == Mode::Borrow && !line.has_peak {
             // The common case first: a policed flow without a peak rate.
-            Some(_) if line.mode == Mode::Borrow && !line.has_peak => {
-                Ok(c.police_sized(None, now, size))
-            }
-            Some(_) => match line.mode {
+            Ok(c.police_sized(None, now, size))
+        } else {
+            match line.mode {
                 Mode::Borrow => Ok(c.police_sized(peak_of(true, &mut self.warm, f), now, size)),
                 Mode::BorrowPlus => Ok(true),
                 Mode::Discard => {
@@ -278,7 +276,7 @@ impl<P> Scheduler<P> {
                         return Short::General;
                     }
                 }
-            },
+            }
         };
         let conforming = match verdict {
             Ok(c) => c,
@@ -304,7 +302,7 @@ impl<P> Scheduler<P> {
             self.sample_averages();
         }
         Short::Sent {
-            f,
+            flow,
             conforming,
             marks,
         }
