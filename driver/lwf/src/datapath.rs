@@ -610,8 +610,10 @@ impl Classify<'_> {
             Ok(p) if p.key.protocol == ip_proto::TCP => Some(p.key.family),
             _ => None,
         };
-        let size = match (tcp_family, lso_request(nbl)) {
-            (Some(family), Some((mss, tcp))) => match lso_size(first, family, l2, tcp, mss) {
+        // The LSO info is read for TCP only (it sits on another cache line
+        // of the NBL).
+        let size = match tcp_family.and_then(|f| Some((f, lso_request(nbl)?))) {
+            Some((family, (mss, tcp))) => match lso_size(first, family, l2, tcp, mss) {
                 Some(size) => {
                     self.counters.lso_sends = self.counters.lso_sends.saturating_add(1);
                     size
@@ -751,18 +753,57 @@ fn emit(
     out: &mut SendBatch,
 ) {
     let mut h = r.pkt;
-    if let Some((family, offsets)) = h.at.get() {
-        let marks = r.flow.map(|_| marks);
-        match marks {
-            Some(m) => mark(tally, &mut h.nbl, family, &offsets, m),
-            None if policy.is_some_and(|c| c.reset_unmarked_dscp()) => {
-                reset(tally, &h.nbl, family, &offsets);
+    if !(r.flow.is_some() && mark_one(tally, &mut h.nbl, h.at, marks)) {
+        if let Some((family, offsets)) = h.at.get() {
+            let marks = r.flow.map(|_| marks);
+            match marks {
+                Some(m) => mark(tally, &mut h.nbl, family, &offsets, m),
+                None if policy.is_some_and(|c| c.reset_unmarked_dscp()) => {
+                    reset(tally, &h.nbl, family, &offsets);
+                }
+                None => {}
             }
-            None => {}
         }
     }
     out.push(h.port, h.flags, h.nbl);
     tally.released = tally.released.wrapping_add(1);
+}
+
+/// [`mark`] for the common NBL: one NET_BUFFER in one MDL, no in-band tag,
+/// a DSCP to write that [`rewrite_dscp_one`] can write. Returns false,
+/// having changed nothing, for anything else ([`mark`] then does it).
+#[inline(always)]
+fn mark_one(tally: &mut Tally, nbl: &mut Nbl, at: MarkAt, marks: Marks) -> bool {
+    let family = match at.family {
+        MarkAt::V4 => Family::V4,
+        MarkAt::V6 => Family::V6,
+        _ => return false,
+    };
+    let (Some(dscp), MarkAt::NO_TAG) = (marks.dscp, at.tci) else {
+        return false;
+    };
+    let Some(nb) = nbl.first_nb() else {
+        return false;
+    };
+    if nb.next().is_some() {
+        return false;
+    }
+    let Some(changed) = nb
+        .contiguous_mut()
+        .and_then(|f| rewrite_dscp_one(f, family, at.ip, dscp))
+    else {
+        return false;
+    };
+    tally.dscp_marked = tally.dscp_marked.wrapping_add(u32::from(changed));
+    if let Some(pcp) = marks.pcp {
+        let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
+        nbl.set_info(
+            IEEE_8021Q_NET_BUFFER_LIST_INFO,
+            Ieee8021QInfo::with_priority(v, pcp),
+        );
+        tally.pcp_marked = tally.pcp_marked.wrapping_add(1);
+    }
+    true
 }
 
 /// `a == b`, narrow fields first: two connections usually differ in their
