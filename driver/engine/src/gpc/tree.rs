@@ -355,9 +355,9 @@ impl<A: Addr> Clone for Tree<A> {
     /// [`clustered`]): a plain copy of the array would land anywhere
     /// relative to the line boundaries.
     fn clone(&self) -> Self {
-        let nodes = clustered(&self.nodes, 0);
+        let (nodes, moved) = clustered(&self.nodes, 0);
         let mut gate = self.gate.clone();
-        gate.set_starts(&nodes);
+        gate.moved(&moved);
         Self {
             group: self.group,
             min: self.min,
@@ -474,6 +474,19 @@ impl Gate {
             if let Some(w) = self.words.get_mut(j) {
                 w.start = start;
             }
+        }
+    }
+
+    /// Follows the tree's nodes to their new positions (`moved[old]`, see
+    /// [`clustered`]): a start node is always reachable, so never dropped
+    /// (if it were, the root is a valid start).
+    fn moved(&mut self, moved: &[u32]) {
+        for w in &mut self.words {
+            w.start = moved
+                .get(w.start as usize)
+                .copied()
+                .filter(|&p| p != u32::MAX)
+                .unwrap_or(0);
         }
     }
 
@@ -631,7 +644,7 @@ impl<A: Addr> Tree<A> {
         let mut queue = VecDeque::new();
         queue.push_back((0, set, whole, 0));
         t.grow(queue, budget, live);
-        t.nodes = clustered(&t.nodes, 0);
+        t.nodes = clustered(&t.nodes, 0).0;
         t.entries.shrink_to_fit();
         t.gate.set_starts(&t.nodes);
         t
@@ -765,7 +778,7 @@ impl<A: Addr> Tree<A> {
     fn compacted(&self, room: usize, drop: Option<u32>) -> Self {
         // Laid out by line afresh: a copy's array moves, and the inserts
         // since the build appended nodes out of line.
-        let mut nodes = clustered(&self.nodes, if room > 0 { SPARE_NODES } else { 0 });
+        let (mut nodes, moved) = clustered(&self.nodes, if room > 0 { SPARE_NODES } else { 0 });
         let mut entries = Vec::with_capacity(self.entries.len().saturating_add(room));
         for n in nodes.iter_mut().filter(|n| n.is_leaf()) {
             let (start, len) = n.run();
@@ -779,7 +792,7 @@ impl<A: Addr> Tree<A> {
         }
         let min = entries.iter().map(|r| r.idx).min().unwrap_or(u32::MAX);
         let mut gate = self.gate.clone();
-        gate.set_starts(&nodes);
+        gate.moved(&moved);
         Self {
             group: self.group,
             min,
@@ -833,20 +846,22 @@ const SPARE_NODES: usize = 64;
 /// Lines start on a 64-byte boundary of the returned array (the few
 /// filler slots are empty leaves no walk reaches), so a line is one cache
 /// line as long as the array is not moved; it has room for `spare` more
-/// nodes. Nodes no walk reaches are dropped. Children stay after their
+/// nodes. Nodes no walk reaches are dropped; also returns each old node's
+/// new position (`u32::MAX`: dropped). Children stay after their
 /// parents. At 10k filters a walk's deep nodes mostly missed L1, one line
 /// per level in the build's breadth-first order.
-fn clustered(nodes: &[Node], spare: usize) -> Vec<Node> {
+fn clustered(nodes: &[Node], spare: usize) -> (Vec<Node>, Vec<u32>) {
     let inner_pair =
         |i: usize| -> Option<usize> { nodes.get(i).filter(|n| !n.is_leaf()).map(|n| n.child()) };
     // Lines as the old positions of their pairs' first nodes.
     let mut lines: Vec<[Option<usize>; 4]> = Vec::new();
     let mut roots: VecDeque<usize> = inner_pair(0).into_iter().collect();
+    let mut below: VecDeque<usize> = VecDeque::new();
     while let Some(c) = roots.pop_front() {
         // Breadth first below `c` while the line has room; a line whose
         // subtree runs out takes the next waiting pairs (less filler).
         let mut line = [None; 4];
-        let mut below: VecDeque<usize> = VecDeque::from([c]);
+        below.push_back(c);
         for slot in &mut line {
             let Some(p) = below.pop_front().or_else(|| roots.pop_front()) else {
                 break;
@@ -855,7 +870,7 @@ fn clustered(nodes: &[Node], spare: usize) -> Vec<Node> {
             below.extend(inner_pair(p));
             below.extend(inner_pair(p.wrapping_add(1)));
         }
-        roots.extend(below);
+        roots.extend(below.drain(..));
         lines.push(line);
     }
     // The root, filler up to a line boundary, then the lines.
@@ -906,7 +921,7 @@ fn clustered(nodes: &[Node], spare: usize) -> Vec<Node> {
             *slot = moved;
         }
     }
-    out
+    (out, pos)
 }
 
 /// Split values tried per field and node: every endpoint in small nodes,
