@@ -724,7 +724,7 @@ impl<P> Scheduler<P> {
         ip_bytes: u32,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
-        self.enqueue_one(now, flow, SendSize::single(ip_bytes), pkt)
+        self.enqueue_one::<true>(now, flow, SendSize::single(ip_bytes), pkt)
     }
 
     /// [`Self::enqueue`] for a send that leaves as several IP packets (an
@@ -750,14 +750,14 @@ impl<P> Scheduler<P> {
         size: SendSize,
         pkt: P,
     ) -> Result<(), (P, DropReason)> {
-        self.enqueue_one(now, flow, size.normalized(), pkt)
+        self.enqueue_one::<true>(now, flow, size.normalized(), pkt)
     }
 
     /// [`Self::enqueue_sized`] of a normalized size. Always inlined: with
     /// `submit_batch` as a third caller LLVM stopped inlining it into
     /// `enqueue` (+4 instructions per policed packet, +18 per shaped one).
     #[inline(always)]
-    fn enqueue_one(
+    fn enqueue_one<const INLINE: bool>(
         &mut self,
         now: Ticks,
         flow: Option<usize>,
@@ -784,7 +784,7 @@ impl<P> Scheduler<P> {
         } else if self.held_bytes.saturating_add(bytes64) > self.limits.queue_bytes {
             Err(DropReason::QueueBytes)
         } else {
-            self.admit(f, now, &size)
+            self.admit::<INLINE>(f, now, &size)
         };
         let packets = u64::from(size.packets);
         let dest = match dest {
@@ -863,8 +863,36 @@ impl<P> Scheduler<P> {
 
     /// Runs the conformer and the mode of flow `f` on a packet: where it goes,
     /// or why it is dropped.
-    #[inline]
-    fn admit(&mut self, f: usize, now: Ticks, size: &SendSize) -> Result<Dest, DropReason> {
+    ///
+    /// Inlined into the per-packet `enqueue` (where that saves its call),
+    /// called out of line from `submit_batch`'s general path (where
+    /// inlining it makes the short path's loop spill more).
+    #[inline(always)]
+    fn admit<const INLINE: bool>(
+        &mut self,
+        f: usize,
+        now: Ticks,
+        size: &SendSize,
+    ) -> Result<Dest, DropReason> {
+        if INLINE {
+            self.admit_body(f, now, size)
+        } else {
+            self.admit_outlined(f, now, size)
+        }
+    }
+
+    #[inline(never)]
+    fn admit_outlined(
+        &mut self,
+        f: usize,
+        now: Ticks,
+        size: &SendSize,
+    ) -> Result<Dest, DropReason> {
+        self.admit_body(f, now, size)
+    }
+
+    #[inline(always)]
+    fn admit_body(&mut self, f: usize, now: Ticks, size: &SendSize) -> Result<Dest, DropReason> {
         let (cap_packets, cap_bytes) = (self.flow_cap_packets, self.flow_cap_bytes);
         let ip_bytes = size.ip_bytes;
         let line = self.lines.get_mut(f).ok_or(DropReason::QueuePackets)?;
@@ -1165,13 +1193,14 @@ impl<P> Scheduler<P> {
             return None;
         }
         // Looked at in place: taking an empty Option would still move it.
-        if self.express.is_some() {
+        let (pkt, size, qid, queued) = if self.express.is_some() {
             let e = self.express.take()?;
-            Some(self.hand_out(e.pkt, e.size, e.qid, false))
+            (e.pkt, e.size, e.qid, false)
         } else {
             let (pkt, size, qid) = self.seq_pop()?;
-            Some(self.hand_out(pkt, size, qid, true))
-        }
+            (pkt, size, qid, true)
+        };
+        Some(self.hand_out(pkt, size, qid, queued))
     }
 
     /// The accounting of a packet leaving the sequencer from queue `qid`

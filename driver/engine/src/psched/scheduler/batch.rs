@@ -201,7 +201,7 @@ impl<P> Scheduler<P> {
             }
         }
         self.note_short(&mut st.sent);
-        match self.enqueue_one(now, flow, size, pkt) {
+        match self.enqueue_one::<false>(now, flow, size, pkt) {
             Ok(()) => {
                 if let Some(r) = self.dequeue(now) {
                     let f = r.flow.unwrap_or(flow_count);
