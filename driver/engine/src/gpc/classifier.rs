@@ -1048,6 +1048,8 @@ mod tests {
         };
         let (inside, all) = v4.pairs_in_line();
         assert!(inside * 10 >= all * 9, "{inside} of {all} pairs in line");
+        let (on, all) = v4.runs_on_line();
+        assert!(on * 10 >= all * 9, "{on} of {all} IPv4 runs on their line");
     }
 
     #[test]

@@ -354,11 +354,12 @@ struct Tree<A: Addr> {
 }
 
 impl<A: Addr> Clone for Tree<A> {
-    /// A copy whose nodes are laid out by cache line afresh (see
-    /// [`clustered`]): a plain copy of the array would land anywhere
-    /// relative to the line boundaries.
+    /// A copy whose nodes and leaf runs are laid out by cache line afresh
+    /// (see [`clustered`], [`laid_out`]): a plain copy of the arrays would
+    /// land anywhere relative to the line boundaries.
     fn clone(&self) -> Self {
-        let (nodes, moved) = clustered(&self.nodes, 0);
+        let (mut nodes, moved) = clustered(&self.nodes, 0);
+        let entries = laid_out(&mut nodes, &self.entries, 0, None);
         let mut gate = self.gate.clone();
         gate.moved(&moved);
         Self {
@@ -366,7 +367,7 @@ impl<A: Addr> Clone for Tree<A> {
             min: self.min,
             gate,
             nodes,
-            entries: self.entries.clone(),
+            entries,
         }
     }
 }
