@@ -13,22 +13,18 @@
 //! equal.
 
 use proptest::prelude::*;
-use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::flow::{FlowSpec, SdMode};
 use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize, Submitted};
+
+#[path = "support/psched_model.rs"]
+mod model;
+use model::{Common, assert_same};
 
 #[derive(Debug, Clone)]
 enum Op {
     Batch(Vec<(Option<usize>, SendSize)>),
     Enqueue(Option<usize>, SendSize),
-    Dequeue,
-    DequeueAll,
-    Complete(u32),
-    Advance(u64),
-    ToNextEvent,
-    Reconfigure(Vec<(u32, u8, u8)>),
-    Cancel(u64),
-    Drain,
-    Quantum(u32),
+    C(Common),
 }
 
 fn size() -> impl Strategy<Value = SendSize> {
@@ -65,64 +61,22 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => chain().prop_map(Op::Batch),
         3 => send().prop_map(|(f, b)| Op::Enqueue(f, b)),
-        3 => Just(Op::Dequeue),
-        3 => Just(Op::DequeueAll),
-        4 => prop_oneof![0u32..4, 0u32..100].prop_map(Op::Complete),
-        3 => prop_oneof![0u64..3_000, 0u64..3_000_000].prop_map(Op::Advance),
-        2 => Just(Op::ToNextEvent),
-        1 => proptest::collection::vec((0u32..8, 0u8..5, 0u8..5), 0..6).prop_map(Op::Reconfigure),
-        1 => (2u64..7).prop_map(Op::Cancel),
-        1 => Just(Op::Drain),
-        1 => (200u32..3000).prop_map(Op::Quantum),
+        3 => Just(Op::C(Common::Dequeue)),
+        3 => Just(Op::C(Common::DequeueAll)),
+        4 => prop_oneof![0u32..4, 0u32..100].prop_map(|n| Op::C(Common::Complete(n))),
+        3 => prop_oneof![0u64..3_000, 0u64..3_000_000].prop_map(|t| Op::C(Common::Advance(t))),
+        2 => Just(Op::C(Common::ToNextEvent)),
+        1 => proptest::collection::vec((0u32..8, 0u8..5, 0u8..5), 0..6)
+            .prop_map(|f| Op::C(Common::Reconfigure(f))),
+        1 => (2u64..7).prop_map(|m| Op::C(Common::Cancel(m))),
+        1 => Just(Op::C(Common::Drain)),
+        1 => (200u32..3000).prop_map(|q| Op::C(Common::Quantum(q))),
     ]
 }
 
+/// The flows of this test: 200,000 bytes/s, MaxSduSize on shaped flows.
 fn spec(mode: u8, st: u8) -> FlowSpec {
-    let service_type = [
-        ServiceType::BestEffort,
-        ServiceType::ControlledLoad,
-        ServiceType::Guaranteed,
-        ServiceType::NetworkControl,
-        ServiceType::Qualitative,
-    ][usize::from(st)];
-    if mode == 4 {
-        return FlowSpec {
-            service_type: ServiceType::BestEffort,
-            ..FlowSpec::best_effort("unlimited")
-        };
-    }
-    FlowSpec {
-        service_type,
-        token_rate: Some(200_000),
-        bucket: 6000,
-        peak_rate: (mode == 0).then_some(400_000),
-        max_sdu: (mode == 2 || mode == 1 || mode == 0).then_some(3000),
-        min_policed: 100,
-        mode: Some(
-            [
-                SdMode::Shape,
-                SdMode::Borrow,
-                SdMode::Discard,
-                SdMode::BorrowPlus,
-            ][usize::from(mode)],
-        ),
-        ..FlowSpec::best_effort("f")
-    }
-}
-
-fn assert_same(a: &Scheduler<u64>, b: &Scheduler<u64>) {
-    assert_eq!(a.stats(), b.stats());
-    assert_eq!(a.flow_count(), b.flow_count());
-    for i in 0..a.flow_count() {
-        assert_eq!(a.flow_stats(i), b.flow_stats(i), "flow {i}");
-    }
-    assert_eq!(a.unclassified_stats(), b.unclassified_stats());
-    assert_eq!(a.held_packets(), b.held_packets());
-    assert_eq!(a.held_bytes(), b.held_bytes());
-    assert_eq!(a.packets_in_shaper(), b.packets_in_shaper());
-    assert_eq!(a.packets_in_sequencer(), b.packets_in_sequencer());
-    assert_eq!(a.outstanding(), b.outstanding());
-    assert_eq!(a.next_event(), b.next_event());
+    model::spec(mode, st, 200_000, true)
 }
 
 /// The per-send calls a batch stands for.
@@ -199,45 +153,7 @@ proptest! {
                     let b = single.enqueue_sized(now, flow, size, next_id);
                     prop_assert_eq!(a, b);
                 }
-                Op::Dequeue => prop_assert_eq!(batch.dequeue(now), single.dequeue(now)),
-                Op::DequeueAll => loop {
-                    let (a, b) = (batch.dequeue(now), single.dequeue(now));
-                    prop_assert_eq!(&a, &b);
-                    if a.is_none() {
-                        break;
-                    }
-                },
-                Op::Complete(n) => {
-                    batch.send_completed(n);
-                    single.send_completed(n);
-                }
-                Op::Advance(dt) => now += dt,
-                Op::ToNextEvent => now = now.max(single.next_event().unwrap_or(now)),
-                Op::Reconfigure(flows) => {
-                    let mut seen = std::collections::HashSet::new();
-                    let flows: Vec<_> = flows
-                        .into_iter()
-                        .filter(|(id, _, _)| seen.insert(*id))
-                        .map(|(id, m, st)| (id, spec(m, st)))
-                        .collect();
-                    batch.reconfigure(now, &flows).unwrap();
-                    single.reconfigure(now, &flows).unwrap();
-                }
-                Op::Cancel(m) => {
-                    let (mut x, mut y) = (vec![], vec![]);
-                    batch.remove_if(|p| p % m == 0, |p| x.push(p));
-                    single.remove_if(|p| p % m == 0, |p| y.push(p));
-                    prop_assert_eq!(x, y);
-                }
-                Op::Drain => {
-                    let (mut x, mut y) = (vec![], vec![]);
-                    batch.drain(|p| x.push(p));
-                    single.drain(|p| y.push(p));
-                    prop_assert_eq!(x, y);
-                }
-                Op::Quantum(q) => {
-                    prop_assert_eq!(batch.set_quantum(q).is_ok(), single.set_quantum(q).is_ok());
-                }
+                Op::C(op) => model::apply(op, &mut batch, &mut single, &mut now, spec)?,
             }
             assert_same(&batch, &single);
         }

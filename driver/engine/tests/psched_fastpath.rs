@@ -9,24 +9,19 @@
 //! and every statistic and count equal after every step.
 
 use proptest::prelude::*;
-use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
+use qos_engine::flow::FlowSpec;
 use qos_engine::psched::{Limits, Scheduler, SendSize};
+
+#[path = "support/psched_model.rs"]
+mod model;
+use model::{Common, assert_same};
 
 #[derive(Debug, Clone)]
 enum Op {
     Enqueue(Option<usize>, SendSize),
     /// Enqueue then one dequeue (the send path's common pattern).
     EnqueueDequeue(Option<usize>, SendSize),
-    Dequeue,
-    DequeueAll,
-    Complete(u32),
-    Advance(u64),
-    /// To the shaper's next deadline exactly (if later than now).
-    ToNextEvent,
-    Reconfigure(Vec<(u32, u8, u8)>),
-    Cancel(u64),
-    Drain,
-    Quantum(u32),
+    C(Common),
 }
 
 fn size() -> impl Strategy<Value = SendSize> {
@@ -41,64 +36,22 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => (proptest::option::of(0usize..7), size()).prop_map(|(f, b)| Op::Enqueue(f, b)),
         6 => (proptest::option::of(0usize..7), size()).prop_map(|(f, b)| Op::EnqueueDequeue(f, b)),
-        5 => Just(Op::Dequeue),
-        3 => Just(Op::DequeueAll),
-        3 => (0u32..4).prop_map(Op::Complete),
-        3 => (0u64..3_000_000).prop_map(Op::Advance),
-        2 => Just(Op::ToNextEvent),
-        1 => proptest::collection::vec((0u32..8, 0u8..5, 0u8..5), 0..6).prop_map(Op::Reconfigure),
-        1 => (2u64..7).prop_map(Op::Cancel),
-        1 => Just(Op::Drain),
-        2 => (200u32..3000).prop_map(Op::Quantum),
+        5 => Just(Op::C(Common::Dequeue)),
+        3 => Just(Op::C(Common::DequeueAll)),
+        3 => (0u32..4).prop_map(|n| Op::C(Common::Complete(n))),
+        3 => (0u64..3_000_000).prop_map(|t| Op::C(Common::Advance(t))),
+        2 => Just(Op::C(Common::ToNextEvent)),
+        1 => proptest::collection::vec((0u32..8, 0u8..5, 0u8..5), 0..6)
+            .prop_map(|f| Op::C(Common::Reconfigure(f))),
+        1 => (2u64..7).prop_map(|m| Op::C(Common::Cancel(m))),
+        1 => Just(Op::C(Common::Drain)),
+        2 => (200u32..3000).prop_map(|q| Op::C(Common::Quantum(q))),
     ]
 }
 
+/// The flows of this test: 20,000 bytes/s, no MaxSduSize on shaped flows.
 fn spec(mode: u8, st: u8) -> FlowSpec {
-    let service_type = [
-        ServiceType::BestEffort,
-        ServiceType::ControlledLoad,
-        ServiceType::Guaranteed,
-        ServiceType::NetworkControl,
-        ServiceType::Qualitative,
-    ][usize::from(st)];
-    if mode == 4 {
-        return FlowSpec {
-            service_type: ServiceType::BestEffort,
-            ..FlowSpec::best_effort("unlimited")
-        };
-    }
-    FlowSpec {
-        service_type,
-        token_rate: Some(20_000),
-        bucket: 6000,
-        peak_rate: (mode == 0).then_some(40_000),
-        max_sdu: (mode == 2 || mode == 1).then_some(3000),
-        min_policed: 100,
-        mode: Some(
-            [
-                SdMode::Shape,
-                SdMode::Borrow,
-                SdMode::Discard,
-                SdMode::BorrowPlus,
-            ][usize::from(mode)],
-        ),
-        ..FlowSpec::best_effort("f")
-    }
-}
-
-fn assert_same(a: &Scheduler<u64>, b: &Scheduler<u64>) {
-    assert_eq!(a.stats(), b.stats());
-    assert_eq!(a.flow_count(), b.flow_count());
-    for i in 0..a.flow_count() {
-        assert_eq!(a.flow_stats(i), b.flow_stats(i), "flow {i}");
-    }
-    assert_eq!(a.unclassified_stats(), b.unclassified_stats());
-    assert_eq!(a.held_packets(), b.held_packets());
-    assert_eq!(a.held_bytes(), b.held_bytes());
-    assert_eq!(a.packets_in_shaper(), b.packets_in_shaper());
-    assert_eq!(a.packets_in_sequencer(), b.packets_in_sequencer());
-    assert_eq!(a.outstanding(), b.outstanding());
-    assert_eq!(a.next_event(), b.next_event());
+    model::spec(mode, st, 20_000, false)
 }
 
 proptest! {
@@ -137,45 +90,7 @@ proptest! {
                         .map(|()| slow.dequeue(now));
                     prop_assert_eq!(a, b);
                 }
-                Op::Dequeue => prop_assert_eq!(fast.dequeue(now), slow.dequeue(now)),
-                Op::DequeueAll => loop {
-                    let (a, b) = (fast.dequeue(now), slow.dequeue(now));
-                    prop_assert_eq!(&a, &b);
-                    if a.is_none() {
-                        break;
-                    }
-                },
-                Op::Complete(n) => {
-                    fast.send_completed(n);
-                    slow.send_completed(n);
-                }
-                Op::Advance(dt) => now += dt,
-                Op::ToNextEvent => now = now.max(fast.next_event().unwrap_or(now)),
-                Op::Reconfigure(flows) => {
-                    let mut seen = std::collections::HashSet::new();
-                    let flows: Vec<_> = flows
-                        .into_iter()
-                        .filter(|(id, _, _)| seen.insert(*id))
-                        .map(|(id, m, st)| (id, spec(m, st)))
-                        .collect();
-                    fast.reconfigure(now, &flows).unwrap();
-                    slow.reconfigure(now, &flows).unwrap();
-                }
-                Op::Cancel(m) => {
-                    let (mut x, mut y) = (vec![], vec![]);
-                    fast.remove_if(|p| p % m == 0, |p| x.push(p));
-                    slow.remove_if(|p| p % m == 0, |p| y.push(p));
-                    prop_assert_eq!(x, y);
-                }
-                Op::Drain => {
-                    let (mut x, mut y) = (vec![], vec![]);
-                    fast.drain(|p| x.push(p));
-                    slow.drain(|p| y.push(p));
-                    prop_assert_eq!(x, y);
-                }
-                Op::Quantum(q) => {
-                    prop_assert_eq!(fast.set_quantum(q).is_ok(), slow.set_quantum(q).is_ok());
-                }
+                Op::C(op) => model::apply(op, &mut fast, &mut slow, &mut now, spec)?,
             }
             assert_same(&fast, &slow);
         }
