@@ -1017,9 +1017,10 @@ mod tests {
             assert!(f.1 > 0);
             assert_eq!(f.0, f.1, "child pairs across a line boundary");
         }
-        let (on, all) = v4.runs_on_line();
-        assert!(all > 0);
-        assert_eq!(on, all, "IPv4 leaf runs off their line");
+        for (on, all) in [v4.runs_on_line(), v6.runs_on_line()] {
+            assert!(all > 0);
+            assert_eq!(on, all, "leaf runs off their line");
+        }
         // A copy made for an insert is laid out afresh, and after the
         // insert still classifies like the reference.
         let mut d = c.with_added(random_filter(&mut rng, 5000)).unwrap();

@@ -156,6 +156,9 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     /// mask per address made a rule 96 bytes, a line and a half; with
     /// lengths it is 64).
     type Prefix: Copy + Eq + core::fmt::Debug;
+    /// A type of no bytes whose alignment [`Rule`] takes on: 32 for IPv4
+    /// (two rules a line), 64 for IPv6 (one rule a line).
+    type Line: Copy + Eq + core::fmt::Debug;
     /// The [`Addr::Prefix`] of a prefix length.
     fn prefix(len: u8) -> Self::Prefix;
     /// The prefix length of an [`Addr::Prefix`].
@@ -202,6 +205,7 @@ impl Addr for u32 {
         a ^ b
     }
     type Prefix = Self;
+    type Line = Align32;
     #[inline]
     fn prefix(len: u8) -> Self {
         mask32(len)
@@ -249,6 +253,7 @@ impl Addr for u128 {
         a ^ b
     }
     type Prefix = u8;
+    type Line = Align64;
     #[inline]
     fn prefix(len: u8) -> u8 {
         len.min(128)
@@ -304,6 +309,16 @@ static MASKS128: [u128; 256] = {
     }
     m
 };
+
+/// No bytes, aligned to 32 (see [`Addr::Line`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(align(32))]
+pub(crate) struct Align32;
+
+/// No bytes, aligned to 64 (see [`Addr::Line`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(align(64))]
+pub(crate) struct Align64;
 
 /// The fields of a packet that rules check, extracted once per lookup.
 #[derive(Debug, Clone, Copy)]
@@ -462,6 +477,11 @@ pub(crate) struct Rule<A: Addr> {
     pub(crate) idx: u32,
     /// Protocol, port, DSCP and VLAN conditions (see [`COND_PROTO`]).
     cond: u32,
+    /// No bytes: aligns a 64-byte (IPv6) rule to 64, so that an array of
+    /// them is an array of cache lines (aligned to 32, as an IPv4 rule is,
+    /// each rule straddled two lines whenever the array started half way
+    /// into one).
+    line: [A::Line; 0],
 }
 
 impl<A: Addr> Rule<A> {
@@ -504,6 +524,7 @@ impl<A: Addr> Rule<A> {
             dport: range(f.dst_ports),
             idx,
             cond: proto | ports | dscp | vlan,
+            line: [],
         }
     }
 
