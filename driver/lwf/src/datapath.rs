@@ -420,7 +420,7 @@ impl Datapath {
     }
 
     /// Classify and submit a chain of NBLs (linked from `first`) in one
-    /// batched scheduler call ([`Scheduler::submit_batch`]: the same as
+    /// batched scheduler call ([`Scheduler::submit_batch_marked`]: the same as
     /// queueing each NBL and then letting the scheduler hand out the next
     /// one that may go, usually that NBL, straight back). Released NBLs are
     /// marked and added to `out` in the order the scheduler hands them out;
@@ -574,8 +574,8 @@ fn refuse(mut nbl: Nbl, status: NDIS_STATUS, refused: &mut NblQueue) {
 }
 
 /// What classification needs of a [`Datapath`], borrowed apart from the
-/// scheduler and the marks cache so a chain can be classified lazily while
-/// the scheduler consumes it.
+/// scheduler so a chain can be classified lazily while the scheduler
+/// consumes it.
 struct Classify<'a> {
     framing: Framing,
     policy: Option<&'a dyn Policy>,
@@ -1042,8 +1042,8 @@ mod tests {
         Arc::new(cfg.unwrap())
     }
 
-    /// The last-key memo and the marks cache never outlive the
-    /// configuration they were computed under: the same connection, sent
+    /// The last-key memo and the scheduler's per-flow marks never outlive
+    /// the configuration they were computed under: the same connection, sent
     /// again after each publish, gets the new configuration's flow (or
     /// none) and marks.
     #[test]
