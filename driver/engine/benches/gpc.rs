@@ -249,15 +249,7 @@ fn host_set() -> Vec<Filter> {
             ..base
         },
     ];
-    let v6: Vec<Filter> = set
-        .iter()
-        .map(|f| Filter {
-            family: Family::V6,
-            src: to_v6(f.src),
-            dst: to_v6(f.dst),
-            ..*f
-        })
-        .collect();
+    let v6 = v6_variant(&set);
     set.extend(v6);
     for (i, f) in set.iter_mut().enumerate() {
         f.id = i as u32;

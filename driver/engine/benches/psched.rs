@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use qos_engine::flow::SdMode;
-use qos_engine::mark::{FlowMarks, MarkMaps, decide};
+use qos_engine::mark::decide;
 use qos_engine::psched::{BatchItem, Scheduler, SendSize, Submitted};
 use qos_engine::time::TICKS_PER_SEC;
 
@@ -78,7 +78,7 @@ impl Clock {
 
 #[path = "support/psched_setup.rs"]
 mod setup;
-use setup::{limits, specs, trace};
+use setup::{BATCH, Policed, chain, limits, policed_workload, specs};
 
 /// How `policed` decides a released packet's marks.
 #[derive(Clone, Copy, PartialEq)]
@@ -90,18 +90,13 @@ enum Mark {
 
 /// One packet in, one out: the conformer decides on every packet.
 fn policed(n: usize, mark: Mark) -> impl FnMut(u64) -> Duration {
-    // Each flow gets ~1 packet per n ticks on average; a 1000-byte packet per
-    // n ticks is 10^10/n B/s: at half that, about half the packets conform.
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure(0, &flows).unwrap();
-    let maps = MarkMaps::default();
-    let table: Vec<FlowMarks> = flows
-        .iter()
-        .map(|(_, f)| FlowMarks::new(&maps, f))
-        .collect();
-    let t = trace(n);
+    let Policed {
+        flows,
+        sched: mut s,
+        maps,
+        table,
+        trace: t,
+    } = policed_workload(n);
     let mut now = 0u64;
     move |iters| {
         let start = Clock::now();
@@ -164,36 +159,25 @@ fn shaped(n: usize) -> impl FnMut(u64) -> Duration {
     }
 }
 
-/// Sends per `submit_batch` call in the batched cases.
-const BATCH: u64 = 64;
-
 /// `policed+marks table` through `Scheduler::submit_batch`: the same trace
 /// cut in chains of 64 consecutive entries (flows at random inside a
 /// chain), one call per chain at a clock advanced by 64 ticks (the same
 /// offered load), the marks read from the table in the sink,
 /// `send_completed(64)` after each chain.
 fn batch_policed_table(n: usize) -> impl FnMut(u64) -> Duration {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure(0, &flows).unwrap();
-    let maps = MarkMaps::default();
-    let table: Vec<FlowMarks> = flows
-        .iter()
-        .map(|(_, f)| FlowMarks::new(&maps, f))
-        .collect();
-    let t = trace(n);
+    let Policed {
+        sched: mut s,
+        table,
+        trace: t,
+        ..
+    } = policed_workload(n);
     let mut next = 0u64;
     move |iters| {
         let start = Clock::now();
         let end = next + iters.div_ceil(BATCH) * BATCH;
         while next < end {
             let i = next;
-            let items = (i..i + BATCH).map(|k| BatchItem {
-                flow: Some(t[(k as usize) & 0xFFFF]),
-                size: SendSize::single(1000),
-                pkt: k,
-            });
+            let items = chain(&t, i);
             s.submit_batch(i + BATCH, items, |r| {
                 if let Submitted::Released(r) = r {
                     black_box(table[r.flow.unwrap()].get(r.conforming));
@@ -213,23 +197,18 @@ fn batch_policed_table(n: usize) -> impl FnMut(u64) -> Duration {
 /// configuration and kept in the flow's line, which the packet reads
 /// anyway), instead of a table lookup in the sink.
 fn batch_policed_marked(n: usize) -> impl FnMut(u64) -> Duration {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure_marked(0, &flows, &MarkMaps::default())
-        .unwrap();
-    let t = trace(n);
+    let Policed {
+        sched: mut s,
+        trace: t,
+        ..
+    } = policed_workload(n);
     let mut next = 0u64;
     move |iters| {
         let start = Clock::now();
         let end = next + iters.div_ceil(BATCH) * BATCH;
         while next < end {
             let i = next;
-            let items = (i..i + BATCH).map(|k| BatchItem {
-                flow: Some(t[(k as usize) & 0xFFFF]),
-                size: SendSize::single(1000),
-                pkt: k,
-            });
+            let items = chain(&t, i);
             s.submit_batch_marked(i + BATCH, items, |r, m| {
                 if let Submitted::Released(r) = r {
                     black_box(m);

@@ -22,26 +22,22 @@
 use std::hint::black_box;
 
 use qos_engine::flow::SdMode;
-use qos_engine::mark::{FlowMarks, MarkMaps, decide};
+use qos_engine::mark::decide;
 use qos_engine::psched::{BatchItem, Scheduler, SendSize, Submitted};
 use qos_engine::time::TICKS_PER_SEC;
 
 #[path = "../benches/support/psched_setup.rs"]
 mod setup;
-use setup::{limits, specs, trace};
+use setup::{BATCH, Policed, chain, limits, policed_workload, specs};
 
 /// `policed` with the mark decision from a per-flow `FlowMarks` table.
 fn policed_table(n: usize, packets: u64) {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure(0, &flows).unwrap();
-    let maps = MarkMaps::default();
-    let table: Vec<FlowMarks> = flows
-        .iter()
-        .map(|(_, f)| FlowMarks::new(&maps, f))
-        .collect();
-    let t = trace(n);
+    let Policed {
+        sched: mut s,
+        table,
+        trace: t,
+        ..
+    } = policed_workload(n);
     for i in 0..packets {
         let now = i + 1;
         let f = t[(i as usize) & 0xFFFF];
@@ -54,12 +50,13 @@ fn policed_table(n: usize, packets: u64) {
 }
 
 fn policed(n: usize, mark: bool, packets: u64) {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure(0, &flows).unwrap();
-    let maps = MarkMaps::default();
-    let t = trace(n);
+    let Policed {
+        flows,
+        sched: mut s,
+        maps,
+        trace: t,
+        ..
+    } = policed_workload(n);
     for i in 0..packets {
         let now = i + 1;
         let f = t[(i as usize) & 0xFFFF];
@@ -102,32 +99,21 @@ fn shaped(n: usize, packets: u64) {
     }
 }
 
-/// Sends per `submit_batch` call in the batched scenarios.
-const BATCH: u64 = 64;
-
 /// `policed+table` through `submit_batch`: chains of 64 sends (consecutive
 /// trace entries, so flows drawn at random inside a chain), one call per
 /// chain at a time advanced by 64 ticks (the same offered load), marks from
 /// the table in the sink, `send_completed(64)` after each chain.
 fn batch_policed_table(n: usize, packets: u64) {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure(0, &flows).unwrap();
-    let maps = MarkMaps::default();
-    let table: Vec<FlowMarks> = flows
-        .iter()
-        .map(|(_, f)| FlowMarks::new(&maps, f))
-        .collect();
-    let t = trace(n);
+    let Policed {
+        sched: mut s,
+        table,
+        trace: t,
+        ..
+    } = policed_workload(n);
     let mut i = 0u64;
     while i < packets {
         let now = i + BATCH;
-        let items = (i..i + BATCH).map(|k| BatchItem {
-            flow: Some(t[(k as usize) & 0xFFFF]),
-            size: SendSize::single(1000),
-            pkt: k,
-        });
+        let items = chain(&t, i);
         s.submit_batch(now, items, |r| {
             if let Submitted::Released(r) = r {
                 black_box(table[r.flow.unwrap()].get(r.conforming));
@@ -142,20 +128,15 @@ fn batch_policed_table(n: usize, packets: u64) {
 /// `batch-policed+table` with the marks from the scheduler
 /// (`submit_batch_marked`: the flow's marks are in its line).
 fn batch_policed_marked(n: usize, packets: u64) {
-    let rate = (10_000_000_000 / n as u64 / 2).max(1);
-    let flows = specs(n, SdMode::Borrow, rate);
-    let mut s: Scheduler<u64> = Scheduler::new(limits(1024)).unwrap();
-    s.reconfigure_marked(0, &flows, &MarkMaps::default())
-        .unwrap();
-    let t = trace(n);
+    let Policed {
+        sched: mut s,
+        trace: t,
+        ..
+    } = policed_workload(n);
     let mut i = 0u64;
     while i < packets {
         let now = i + BATCH;
-        let items = (i..i + BATCH).map(|k| BatchItem {
-            flow: Some(t[(k as usize) & 0xFFFF]),
-            size: SendSize::single(1000),
-            pkt: k,
-        });
+        let items = chain(&t, i);
         s.submit_batch_marked(now, items, |r, m| {
             if let Submitted::Released(r) = r {
                 black_box(m);

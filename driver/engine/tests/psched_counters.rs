@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType, ShapingBehavior};
 use qos_engine::mark::{MarkMaps, Marks, PerServiceType, decide};
-use qos_engine::psched::{BatchItem, Limits, Released, Scheduler, SendSize, Submitted};
+use qos_engine::psched::{BatchItem, FlowStats, Limits, Released, Scheduler, SendSize, Submitted};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -113,6 +113,19 @@ struct Seen {
     nonconforming_transmitted: u64,
 }
 
+impl Seen {
+    /// The same counters as the scheduler reports them.
+    fn reported(got: &FlowStats) -> Self {
+        Self {
+            packets_scheduled: got.packets_scheduled,
+            bytes_scheduled: got.bytes_scheduled,
+            packets_transmitted: got.packets_transmitted,
+            bytes_transmitted: got.bytes_transmitted,
+            nonconforming_transmitted: got.nonconforming_packets_transmitted,
+        }
+    }
+}
+
 /// The model: counters per flow id (`None`: the unclassified flow), the
 /// configuration in force, each packet's size.
 struct Model {
@@ -162,23 +175,7 @@ impl Model {
             ));
             let got = s.flow_stats(i).unwrap();
             let seen = want.last().unwrap().1;
-            assert_eq!(
-                (
-                    got.packets_scheduled,
-                    got.bytes_scheduled,
-                    got.packets_transmitted,
-                    got.bytes_transmitted,
-                    got.nonconforming_packets_transmitted,
-                ),
-                (
-                    seen.packets_scheduled,
-                    seen.bytes_scheduled,
-                    seen.packets_transmitted,
-                    seen.bytes_transmitted,
-                    seen.nonconforming_transmitted,
-                ),
-                "flow {id} (index {i})"
-            );
+            assert_eq!(Seen::reported(&got), seen, "flow {id} (index {i})");
             assert_eq!(
                 s.flow_marks(i),
                 Some(qos_engine::mark::FlowMarks::new(
@@ -189,23 +186,7 @@ impl Model {
         }
         let got = s.unclassified_stats();
         let seen = self.seen.get(&None).copied().unwrap_or_default();
-        assert_eq!(
-            (
-                got.packets_scheduled,
-                got.bytes_scheduled,
-                got.packets_transmitted,
-                got.bytes_transmitted,
-                got.nonconforming_packets_transmitted,
-            ),
-            (
-                seen.packets_scheduled,
-                seen.bytes_scheduled,
-                seen.packets_transmitted,
-                seen.bytes_transmitted,
-                seen.nonconforming_transmitted,
-            ),
-            "unclassified"
-        );
+        assert_eq!(Seen::reported(&got), seen, "unclassified");
         assert_eq!(s.flow_marks(self.config.len()), None);
     }
 }

@@ -3,7 +3,8 @@
 //! so the two count the same loops.
 
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
-use qos_engine::psched::Limits;
+use qos_engine::mark::{FlowMarks, MarkMaps};
+use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize};
 
 /// xorshift64*.
 pub fn rng(state: &mut u64) -> u64 {
@@ -50,4 +51,49 @@ pub fn trace(n: usize) -> Vec<usize> {
     (0..65_536)
         .map(|_| (rng(&mut s) % n as u64) as usize)
         .collect()
+}
+
+/// Sends per `submit_batch` call in the batched cases.
+pub const BATCH: u64 = 64;
+
+/// The policed workload: `n` borrow-mode flows whose rate is half their
+/// offered load (a 1000-byte packet per `n` ticks on average), so about
+/// half the packets are non-conforming.
+pub struct Policed {
+    pub flows: Vec<(u32, FlowSpec)>,
+    /// Configured with `maps` (Windows' defaults).
+    pub sched: Scheduler<u64>,
+    pub maps: MarkMaps,
+    /// Each flow's marks, for the cases that look them up in the sink.
+    pub table: Vec<FlowMarks>,
+    pub trace: Vec<usize>,
+}
+
+pub fn policed_workload(n: usize) -> Policed {
+    let rate = (10_000_000_000 / n as u64 / 2).max(1);
+    let flows = specs(n, SdMode::Borrow, rate);
+    let maps = MarkMaps::default();
+    let mut sched = Scheduler::new(limits(1024)).unwrap();
+    sched.reconfigure_marked(0, &flows, &maps).unwrap();
+    let table = flows
+        .iter()
+        .map(|(_, f)| FlowMarks::new(&maps, f))
+        .collect();
+    Policed {
+        flows,
+        sched,
+        maps,
+        table,
+        trace: trace(n),
+    }
+}
+
+/// The chain of [`BATCH`] sends that starts at packet `first` of the
+/// (cyclic) trace: consecutive entries, so flows at random inside a chain.
+pub fn chain(trace: &[usize], first: u64) -> impl Iterator<Item = BatchItem<u64>> + '_ {
+    (first..first + BATCH).map(|k| BatchItem {
+        flow: Some(trace[(k as usize) & 0xFFFF]),
+        size: SendSize::single(1000),
+        pkt: k,
+    })
 }
