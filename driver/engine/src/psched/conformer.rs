@@ -195,6 +195,26 @@ impl Bucket {
         };
     }
 
+    /// [`Self::refill`] without branches, for the per-packet path: the
+    /// same result, since a refill over 0 ticks or of an absent bucket
+    /// (rate 0: nothing to add) leaves the credit as it is either way.
+    #[inline(always)]
+    fn refill_flat(&mut self, dt: Ticks) {
+        // credit <= cap (a refill stops at the cap, a reconfiguration
+        // clamps to the depth), so this is cap - credit, exact (below
+        // 2^64): `abs_diff` in fewer instructions (the wrapped difference
+        // read as unsigned).
+        let room = self.cap.wrapping_sub(self.credit) as u64;
+        // An overflow saturates to u64::MAX >= room: the cap, as `refill`.
+        let add = self.rate.saturating_mul(dt);
+        self.credit = if add < room {
+            // Below the cap: credit + add < cap, exact.
+            self.credit.wrapping_add_unsigned(add)
+        } else {
+            self.cap
+        };
+    }
+
     /// Ticks until the bucket holds what a packet of `charge` needs.
     fn wait(&self, charge: u32) -> Ticks {
         if self.rate == 0 {
@@ -215,16 +235,19 @@ impl Bucket {
         }
     }
 
-    /// Whether the bucket holds what a packet of `charge` needs now.
+    /// Whether the bucket holds what a packet of `charge` needs now (an
+    /// absent bucket always does). Computed without branches: whether a
+    /// packet conforms is as good as random on a policed flow, and a
+    /// mispredicted branch on it would cost more than the whole test.
     #[inline(always)]
     fn has(&self, charge: u32) -> bool {
-        if self.rate == 0 {
-            return true;
-        }
         // A present bucket: rate in 1..=2^62 and cap = depth + rate - 1
-        // exactly, so the depth comes out without saturating.
-        let slack = i64::try_from(self.rate).unwrap_or(i64::MAX).wrapping_sub(1);
-        self.credit >= scaled(charge).min(self.cap.wrapping_sub(slack))
+        // exactly, so the depth comes out without saturating. (For an
+        // absent one the comparison is meaningless and ignored.) The
+        // rate is at most 2^62: `as` is exact.
+        let slack = (self.rate as i64).wrapping_sub(1);
+        let fits = self.credit >= scaled(charge).min(self.cap.wrapping_sub(slack));
+        (self.rate == 0) | fits
     }
 
     #[inline(always)]
@@ -234,14 +257,16 @@ impl Bucket {
         }
     }
 
-    /// [`Self::take`] of a charge the bucket [`Self::has`]: the credit is
-    /// then at least 0 and the charge below 2^56, so the subtraction is
-    /// exact without saturating.
+    /// [`Self::take`] when `fits`, of a charge the bucket [`Self::has`]
+    /// then (nothing otherwise), without branches: the credit is then at
+    /// least 0 and the charge below 2^56, so the subtraction is exact
+    /// without saturating.
     #[inline(always)]
-    fn take_fitting(&mut self, charge: u32) {
-        if self.rate != 0 {
-            self.credit = self.credit.wrapping_sub(scaled(charge));
-        }
+    fn take_if_fitting(&mut self, charge: u32, fits: bool) {
+        // A mask (all ones when the charge is taken), not a branch or a
+        // select: the compiler keeps it so.
+        let take = scaled(charge) & i64::from(fits & (self.rate != 0)).wrapping_neg();
+        self.credit = self.credit.wrapping_sub(take);
     }
 
     /// New rate and depth, keeping the credit (clamped to the new depth); a
@@ -369,22 +394,28 @@ impl ConformerHead {
     #[inline(always)]
     pub(crate) fn police_sized(
         &mut self,
-        mut peak: Option<&mut PeakBucket>,
+        peak: Option<&mut PeakBucket>,
         now: Ticks,
         size: &SendSize,
     ) -> bool {
-        self.advance(peak.as_deref_mut(), now);
-        if !self.fits_now(peak.as_deref(), size) {
-            return false;
-        }
-        // It fits: each present bucket's credit is at least 0 (at least
-        // min(charge, depth)), so taking the charge cannot overflow.
+        // `advance` without branches: refilling over 0 ticks changes
+        // nothing, and the clock never runs backwards.
+        let dt = now.saturating_sub(self.last);
+        self.last = self.last.max(now);
+        self.token.refill_flat(dt);
         let charge = size.charge(self.min_policed);
-        self.token.take_fitting(charge);
+        // `fits_now`, and the charge taken only when it fits (then each
+        // present bucket's credit is at least min(charge, depth) >= 0, so
+        // taking it cannot overflow), with no branch on the outcome: the
+        // caller gets it as a value.
+        let mut fits = !self.is_oversize(size.largest_ip_packet) & self.token.has(charge);
         if let Some(p) = peak {
-            p.0.take_fitting(charge);
+            p.0.refill_flat(dt);
+            fits &= p.0.has(charge);
+            p.0.take_if_fitting(charge, fits);
         }
-        true
+        self.token.take_if_fitting(charge, fits);
+        fits
     }
 
     /// See [`Conformer::fits_now`].
