@@ -1127,6 +1127,73 @@ mod tests {
     }
 
     #[test]
+    fn the_wild_tree_splits_on_the_protocol() {
+        // Filters wide in every field that differ only by protocol: the
+        // wild group's tree tells them apart by splitting on the protocol
+        // (as one leaf they would be 48 rules); every protocol number of
+        // either family must still find the reference's answer (a wrong
+        // protocol interval, e.g. "TCP or UDP" as TCP alone, fails here).
+        // Best first: for UDP the "TCP or UDP" filter wins, for TCP the
+        // number 6.
+        let mut protos: vec::Vec<ProtocolMatch> = (0u8..40)
+            .map(|n| ProtocolMatch::Number(n.wrapping_mul(6)))
+            .collect();
+        protos.extend([
+            ProtocolMatch::Icmp,
+            ProtocolMatch::TcpOrUdp,
+            ProtocolMatch::Tcp,
+            ProtocolMatch::Udp,
+            ProtocolMatch::Any,
+        ]);
+        let mut fs = vec::Vec::new();
+        for (i, p) in protos.iter().enumerate() {
+            for family in [Family::V4, Family::V6] {
+                let id = u32::try_from(fs.len()).unwrap();
+                fs.push(Filter {
+                    id,
+                    flow: id,
+                    family,
+                    src: Prefix::ANY,
+                    dst: Prefix::ANY,
+                    src_ports: PortRange::ANY,
+                    dst_ports: PortRange::ANY,
+                    protocol: *p,
+                    dscp: None,
+                    vlan: None,
+                    precedence: 200 - u8::try_from(i).unwrap(),
+                });
+            }
+        }
+        let c = Classifier::build_tree(&fs).unwrap();
+        c.check_invariants();
+        assert!(
+            c.stats().longest_bucket <= 8,
+            "leaf of {}",
+            c.stats().longest_bucket
+        );
+        let reference = crate::gpc::reference::LinearClassifier::new(&fs);
+        for family in [Family::V4, Family::V6] {
+            for proto in 0..=255u8 {
+                let key = crate::packet::FlowKey {
+                    family,
+                    src: 0x0A00_0001,
+                    dst: 0x0A00_0002,
+                    protocol: proto,
+                    l4: crate::packet::L4::Ports { src: 9, dst: 80 },
+                    dscp: 0,
+                    ecn: 0,
+                    vlan: None,
+                };
+                assert_eq!(
+                    c.classify(&key).map(|f| f.id),
+                    reference.classify(&key).map(|f| f.id),
+                    "protocol {proto} {family:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn filters_on_one_address_pair_pile_up_and_still_classify() {
         // 50 filters on one address pair: they must pile up in one bucket
         // (nothing can split them) and still classify right.

@@ -372,6 +372,12 @@ impl<A: Addr> Packet<A> {
         }
     }
 
+    /// The IP protocol number.
+    #[inline]
+    pub(crate) const fn proto(&self) -> u32 {
+        self.cond & COND_PROTO
+    }
+
     /// The destination port, when the packet carries ports.
     #[inline]
     pub(crate) const fn dport_if_any(&self) -> Option<u16> {
@@ -539,6 +545,20 @@ impl<A: Addr> Rule<A> {
             Some(self.dport.0)
         } else {
             None
+        }
+    }
+
+    /// The protocol numbers the rule accepts as an interval: one number,
+    /// 6..=17 for "TCP or UDP" (a decision tree's leaf check is exact),
+    /// else all.
+    pub(crate) const fn proto_range(&self) -> (u32, u32) {
+        if self.cond & (2 << COND_KINDS) != 0 {
+            let n = self.cond & COND_PROTO;
+            (n, n)
+        } else if self.cond & COND_TCP_OR_UDP != 0 {
+            (PROTO_TCP as u32, PROTO_UDP as u32)
+        } else {
+            (0, COND_PROTO)
         }
     }
 

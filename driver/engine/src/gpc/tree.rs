@@ -17,7 +17,8 @@
 //!   single point there and are told apart by the leaf check), source and
 //!   destination port (a filter without a port condition covers 0..=65535;
 //!   a packet without ports walks the tree as port 0, which reaches every
-//!   filter without a port condition, the only ones that can match it).
+//!   filter without a port condition, the only ones that can match it),
+//!   and in the wild group's tree only, the protocol ([`PROTO_DIM`]).
 //!   Protocol, inbound DSCP, VLAN, the low IPv6 bits and "needs ports" are
 //!   checked at the leaf by the compact [`Rule`] (the same check as the
 //!   tuple engine's buckets). 32-bit fields keep nodes small and make IPv6
@@ -104,7 +105,8 @@
 //! once (a third of the dependent loads but three times the instructions:
 //! slower); walking all trees in lockstep so that their loads overlap (10%
 //! faster on fw1 10k before gates, 20-60% slower elsewhere); leaves of 4 or
-//! 16 rules (no better); the protocol as a split field (no better); a
+//! 16 rules (no better); the protocol as a split field of every tree (no
+//! better; of the wild group's tree alone it is, see [`PROTO_DIM`]); a
 //! second gate on the next best field (no tree skipped that the first let
 //! through); dropping rules a better rule covers within a leaf's box (4%
 //! fewer checks, not worth rebuilding a tree on removal); start nodes per
@@ -191,10 +193,21 @@ pub const REPLICATION: usize = 16;
 /// Fields a tree splits on, each a `u32`: 0 source address (IPv6: bits
 /// 96..128), 1 destination address (IPv6: bits 96..128), 2 source port,
 /// 3 destination port, 4 source (IPv6 only: bits 64..96), 5 destination
-/// (IPv6 only: bits 64..96). (The protocol as a field, 0..=255, measured
-/// no faster: the ClassBench leaves hold few rules that differ only by
-/// protocol.)
-const DIMS: usize = 6;
+/// (IPv6 only: bits 64..96), 6 protocol ([`PROTO_DIM`], the wild group's
+/// tree only).
+const DIMS: usize = 7;
+/// The protocol field (0..=255; "TCP or UDP" as 6..=17). Only the wild
+/// group's tree splits on it: its rules are wide in every other field,
+/// and its leaves mostly differ by protocol (ClassBench fw1 10k: leaves of
+/// 25.7 rules on average, 1.2 of the 1.55 rules a packet checks there per
+/// packet failing on the protocol; split on it, leaves of 9.5 and 0.25
+/// protocol failures). As a field of every tree it measured no better
+/// (fw1 10k: more rule checks in group 5, whose leaf rules mostly fail on
+/// an address, and a protocol split copies every rule of any protocol).
+/// Gates never use it.
+const PROTO_DIM: usize = 6;
+/// The group of rules wide in every field (see [`group_of`]).
+const WILD: u8 = 6;
 /// Groups a family's filters are partitioned into.
 const GROUPS: usize = 7;
 /// The `dim` of a leaf node (key field 7 is always 0, never split on).
@@ -276,13 +289,15 @@ fn interval<A: Addr>(r: &Rule<A>, dim: usize) -> (u32, u32) {
         2 => (u32::from(sp.0), u32::from(sp.1)),
         3 => (u32::from(dp.0), u32::from(dp.1)),
         4 => r.src().spans(sl)[1],
-        _ => r.dst().spans(dl)[1],
+        5 => r.dst().spans(dl)[1],
+        _ => r.proto_range(),
     }
 }
 
-/// The fields a tree over `A` splits on (IPv4 has no fields 4 and 5).
+/// The address and port fields of a tree over `A` (IPv4 has no fields 4
+/// and 5), which every tree may split on and a gate may use.
 const fn dims_of<A: Addr>() -> usize {
-    if A::WORDS > 1 { DIMS } else { 4 }
+    if A::WORDS > 1 { PROTO_DIM } else { 4 }
 }
 
 /// The key a packet walks the tree with ([`DIMS`] fields, padded to 8 so
@@ -291,7 +306,16 @@ const fn dims_of<A: Addr>() -> usize {
 fn key_of<A: Addr>(p: &Packet<A>) -> [u32; 8] {
     let [s0, s1] = p.src.words();
     let [d0, d1] = p.dst.words();
-    [s0, d0, u32::from(p.sport), u32::from(p.dport), s1, d1, 0, 0]
+    [
+        s0,
+        d0,
+        u32::from(p.sport),
+        u32::from(p.dport),
+        s1,
+        d1,
+        p.proto(),
+        0,
+    ]
 }
 
 /// The group of a rule (see the module docs): 0 long source prefix, 1
@@ -332,7 +356,7 @@ fn group_of<A: Addr>(r: &Rule<A>) -> u8 {
     }
     if low >= WILD_SCORE {
         // Wide in every field: splitting would copy these everywhere.
-        return 6;
+        return WILD;
     }
     best
 }
@@ -671,7 +695,7 @@ impl<A: Addr> Tree<A> {
                 && live < budget
                 && self.nodes.len() < MAX_NODES.saturating_sub(2)
             {
-                choose(&set, &range, &mut los, &mut his)
+                choose(&set, &range, &mut los, &mut his, self.group == WILD)
             } else {
                 None
             };
@@ -991,17 +1015,18 @@ fn clustered(nodes: &[Node], spare: usize) -> (Vec<Node>, Vec<u32>) {
 const CANDIDATES: usize = 64;
 
 /// The split of `set` (within `range`) with the smallest `left² + right²`
-/// among those that shed a filter on both sides, or `None` when none does.
-/// `los`, `his` are scratch buffers.
+/// among those that shed a filter on both sides, or `None` when none does;
+/// on the protocol too when `proto`. `los`, `his` are scratch buffers.
 fn choose<A: Addr>(
     set: &[Rule<A>],
     range: &Boxed,
     los: &mut Vec<u32>,
     his: &mut Vec<u32>,
+    proto: bool,
 ) -> Option<(usize, u32)> {
     let n = set.len();
     let mut best: Option<(usize, u32, u64)> = None;
-    for dim in 0..dims_of::<A>() {
+    for dim in (0..dims_of::<A>()).chain(proto.then_some(PROTO_DIM)) {
         let (rlo, rhi) = range.get(dim).copied().unwrap_or((0, u32::MAX));
         los.clear();
         his.clear();
