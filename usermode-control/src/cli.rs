@@ -86,6 +86,12 @@ pub enum Command {
     #[command(subcommand)]
     Options(OptionsCmd),
     /// Show statistics (adapter totals and per flow).
+    ///
+    /// Per flow: packets and bytes sent, drops, non-conforming packets, and
+    /// the flow's own queue figures: most and average packets in its shaper
+    /// queue (MAX-SHAPER, AVG-SHAPER) and in the sequencer (MAX-SEQ,
+    /// AVG-SEQ), averages sampled as the flow's packets arrive. Packets in
+    /// the netcard (sent, not yet completed) are counted per adapter only.
     Stats(StatsArgs),
     /// Make the driver's configuration match a TOML file (all of it is
     /// checked before anything is sent; each adapter changes atomically).

@@ -197,6 +197,15 @@ fn flow_json(a: &AdapterInfo, f: &FlowEntry) -> Value {
     v
 }
 
+/// Said where per-flow statistics are shown: the driver keeps the netcard
+/// figures (sends outstanding at the miniport) per adapter only, so the
+/// per-flow ones on the wire are not measurements and are never shown.
+const NETCARD_PER_FLOW_NOTE: &str =
+    "per-flow packets in netcard: not tracked (the adapter's figures are in `tcctl stats`)";
+
+/// A flow's statistics. The shaper and sequencer figures are the flow's
+/// own; the wire's per-flow netcard figures are left out (not tracked, see
+/// [`NETCARD_PER_FLOW_NOTE`]).
 fn flow_stats_json(st: &qos_proto::FlowStats) -> Value {
     let extra: serde_json::Map<String, Value> = st
         .extra
@@ -419,6 +428,7 @@ fn flow(client: &mut Client, cmd: FlowCmd, json: bool) -> Result<()> {
                 for c in &st.extra {
                     out.push_str(&format!("  {}: {}\n", c.name, c.value));
                 }
+                out.push_str(&format!("  ({NETCARD_PER_FLOW_NOTE})\n"));
             }
             print(&out)
         }
@@ -896,8 +906,11 @@ fn adapter_stats_json(a: &AdapterInfo, s: &AdapterStatistics, flows: &[FlowEntry
         "dropped_packets": s.totals.dropped_packets,
         "nonconforming_packets_scheduled": s.conformer.nonconforming_packets_scheduled,
         "max_packets_in_shaper": s.shaper.max_packets_in_shaper,
+        "average_packets_in_shaper": s.shaper.average_packets_in_shaper,
         "max_packets_in_netcard": s.sequencer.max_packets_in_netcard,
+        "average_packets_in_netcard": s.sequencer.average_packets_in_netcard,
         "max_packets_in_sequencer": s.sequencer.max_packets_in_sequencer,
+        "average_packets_in_sequencer": s.sequencer.average_packets_in_sequencer,
         "nonconforming_packets_transmitted": s.sequencer.nonconforming_packets_transmitted,
         "extra": extra,
         "flows": flows.iter().map(|f| {
@@ -951,6 +964,16 @@ fn stats_text(now: &[Sample], before: Option<&[Sample]>, secs: f64) -> String {
             s.stats.conformer.nonconforming_packets_scheduled,
             s.stats.adapter.out_of_packets,
         ));
+        let (sh, sq) = (&s.stats.shaper, &s.stats.sequencer);
+        out.push_str(&format!(
+            "  packets in shaper: max {} avg {}; in sequencer: max {} avg {}; in netcard: max {} avg {}\n",
+            sh.max_packets_in_shaper,
+            sh.average_packets_in_shaper,
+            sq.max_packets_in_sequencer,
+            sq.average_packets_in_sequencer,
+            sq.max_packets_in_netcard,
+            sq.average_packets_in_netcard,
+        ));
         for c in &s.stats.extra {
             out.push_str(&format!("  {}: {}\n", c.name, c.value));
         }
@@ -992,6 +1015,9 @@ fn stats_text(now: &[Sample], before: Option<&[Sample]>, secs: f64) -> String {
                     st.flow.dropped_packets.to_string(),
                     st.conformer.nonconforming_packets_scheduled.to_string(),
                     st.shaper.max_packets_in_shaper.to_string(),
+                    st.shaper.average_packets_in_shaper.to_string(),
+                    st.sequencer.max_packets_in_sequencer.to_string(),
+                    st.sequencer.average_packets_in_sequencer.to_string(),
                     rate,
                 ]
             })
@@ -1006,10 +1032,14 @@ fn stats_text(now: &[Sample], before: Option<&[Sample]>, secs: f64) -> String {
                     "DROPPED",
                     "NONCONF",
                     "MAX-SHAPER",
+                    "AVG-SHAPER",
+                    "MAX-SEQ",
+                    "AVG-SEQ",
                     "RATE",
                 ],
                 &rows,
             ));
+            out.push_str(&format!("({NETCARD_PER_FLOW_NOTE})\n"));
         }
     }
     out

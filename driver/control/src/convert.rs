@@ -464,6 +464,13 @@ fn drop_counters(d: &DropCounts, out: &mut alloc::vec::Vec<p::Counter>) {
 /// One flow's scheduler counters on the wire (drops per reason as extra
 /// counters `dropped.<reason>`).
 ///
+/// The shaper and sequencer figures are the flow's own (see
+/// [`psched::FlowStats`] for how each is taken). The netcard figures
+/// (`max_packets_in_netcard`, `average_packets_in_netcard`) are not kept
+/// per flow (completions come from the miniport as a count, not per flow):
+/// they are 0 here, and tcctl does not show them per flow. The adapter's
+/// statistics ([`wire_scheduler_stats`]) carry them.
+///
 /// Takes the counters by value or by reference.
 #[must_use]
 pub fn wire_flow_stats<S: core::borrow::Borrow<psched::FlowStats>>(s: S) -> p::FlowStats {
@@ -483,11 +490,15 @@ pub fn wire_flow_stats<S: core::borrow::Borrow<psched::FlowStats>>(s: S) -> p::F
         },
         shaper: p::ShaperStats {
             max_packets_in_shaper: u64::from(s.max_packets_in_shaper),
-            average_packets_in_shaper: 0,
+            average_packets_in_shaper: u64::from(s.average_packets_in_shaper),
         },
         sequencer: p::SequencerStats {
+            max_packets_in_sequencer: u64::from(s.max_packets_in_sequencer),
+            average_packets_in_sequencer: u64::from(s.average_packets_in_sequencer),
             nonconforming_packets_transmitted: s.nonconforming_packets_transmitted,
-            ..p::SequencerStats::default()
+            // Not tracked per flow (see above).
+            max_packets_in_netcard: 0,
+            average_packets_in_netcard: 0,
         },
         extra,
     }

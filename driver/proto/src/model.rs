@@ -849,9 +849,12 @@ pub struct FlowStats {
     pub flow: FlowCounters,
     /// Conformer.
     pub conformer: ConformerStats,
-    /// Shaper.
+    /// Shaper: the flow's own shaper queue.
     pub shaper: ShaperStats,
-    /// Sequencer.
+    /// Sequencer: the flow's own packets in it. The netcard figures
+    /// (`max_packets_in_netcard`, `average_packets_in_netcard`) are not
+    /// tracked per flow and are always 0 here; the adapter's statistics
+    /// have them.
     pub sequencer: SequencerStats,
     /// Extra named counters (at most [`MAX_COUNTERS`]).
     pub extra: Vec<Counter>,

@@ -89,9 +89,13 @@
 //! # Statistics
 //! [`stats`]: ntddpsch.h's counters for the adapter, each flow, the shaper and
 //! the sequencer, drops per reason, integer EWMA averages. Counters are
-//! exact and updated as packets pass (plain saturating adds); the averages
-//! are sampled once per [`AVERAGE_EVERY`] packets handed out, not per
-//! packet.
+//! exact and updated as packets pass (plain saturating adds); the adapter's
+//! averages are sampled once per [`AVERAGE_EVERY`] packets handed out, not
+//! per packet. A flow's queue figures (most and average packets in its
+//! shaper queue and in the sequencer, [`FlowStats`]) are sampled at its own
+//! arrivals on the general path only; sends handed straight back take
+//! their (known) samples later, from the flow's scheduled counter. The
+//! netcard figures exist per adapter only.
 //!
 //! # Per-packet cost
 //! What keeps a packet cheap (issue 3's goal; figures in the bench and

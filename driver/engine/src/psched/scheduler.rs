@@ -9,7 +9,7 @@ use core::mem;
 use super::conformer::{ConformerHead, ConformerParams, PeakBucket, Verdict};
 use super::send_size::SendSize;
 use super::slab::{Fifo, NIL, Slab};
-use super::stats::{AdapterStats, Ewma, FlowStats, SequencerStats, ShaperStats};
+use super::stats::{AdapterStats, Ewma, FlowQueueStats, FlowStats, SequencerStats, ShaperStats};
 use super::{DropReason, Limits, Released, validate_limits};
 use crate::error::{ConfigError, ErrorKind, Field, Object};
 use crate::flow::{FlowSpec, Level, SdMode};
@@ -62,20 +62,17 @@ struct FlowLine {
 
 impl FlowLine {
     /// Adds a packet scheduled to the low counters; true if one of them
-    /// wrapped (the caller then carries into [`FlowCold::base`]). No
-    /// branch on `nonconforming` (as good as random on a policed flow): a
-    /// conforming send adds 0 non-conforming packets, which never wraps.
+    /// wrapped (the caller then carries into [`FlowCold::base`]).
     #[inline]
     fn count_scheduled(&mut self, size: &SendSize, nonconforming: bool) -> Carry {
         let (p, cp) = self.packets.overflowing_add(size.packets);
         let (b, cb) = self.bytes.overflowing_add(size.ip_bytes);
-        let nc = size.packets & u32::from(nonconforming).wrapping_neg();
         self.packets = p;
         self.bytes = b;
         Carry {
             packets: cp,
             bytes: cb,
-            nc: self.count_nc(nc),
+            nc: nonconforming && self.count_nc(size.packets),
         }
     }
 
@@ -223,11 +220,17 @@ impl From<SdMode> for Mode {
 #[repr(C, align(64))]
 struct FlowCold {
     /// Everything but the scheduled / transmitted / non-conforming counters
-    /// and `max_packets_in_shaper` (those stay 0 here).
+    /// and the shaper and sequencer figures (those stay 0 here).
     stats: FlowStats,
     /// What the low 32-bit counters of the line carried: packets, bytes
     /// and non-conforming packets scheduled.
     base: Pending,
+    /// Its maximum in the sequencer and its averages in the shaper and
+    /// the sequencer, sampled by the general path only (see
+    /// [`Scheduler::sample_flow`]). Here rather than in [`FlowWarm`]: the
+    /// general path reads `base` next to it anyway, and the warm part
+    /// (which the short path indexes) keeps its size.
+    queues: FlowQueueStats,
     /// `None` for the implicit flow of unclassified packets.
     id: Option<FlowId>,
 }
@@ -237,6 +240,7 @@ impl FlowCold {
         Self {
             stats: FlowStats::default(),
             base: Pending::default(),
+            queues: FlowQueueStats::default(),
             id,
         }
     }
@@ -273,7 +277,7 @@ fn merged(line: &FlowLine, warm: &FlowWarm, cold: &FlowCold, express: Pending) -
     let bytes = b.bytes.saturating_add(u64::from(line.bytes));
     let nc = b.nc.saturating_add(u64::from(line.nc));
     let p = &warm.pending;
-    FlowStats {
+    let mut out = FlowStats {
         packets_scheduled: packets,
         bytes_scheduled: bytes,
         nonconforming_packets_scheduled: nc,
@@ -284,7 +288,9 @@ fn merged(line: &FlowLine, warm: &FlowWarm, cold: &FlowCold, express: Pending) -
         nonconforming_packets_transmitted: nc.wrapping_sub(p.nc).wrapping_sub(express.nc),
         max_packets_in_shaper: warm.max_in_shaper,
         ..cold.stats
-    }
+    };
+    cold.queues.report(packets, &mut out);
+    out
 }
 
 /// A sequencer queue: one per flow at the flow's level (id `2f`) and one in
@@ -666,8 +672,11 @@ impl<P> Scheduler<P> {
             .lines
             .iter_mut()
             .zip(&mut self.warm)
-            .zip(&mut self.cold);
-        for ((l, w), c) in flows {
+            .zip(&mut self.cold)
+            .zip(self.seq.chunks_exact(2));
+        for (((l, w), c), q) in flows {
+            let in_sequencer = q.iter().fold(0u32, |n, sq| n.saturating_add(sq.fifo.len()));
+            c.queues.restart(in_sequencer);
             c.stats = FlowStats::default();
             c.base = Pending::default();
             (l.packets, l.bytes, l.nc) = (0, 0, 0);
@@ -697,6 +706,52 @@ impl<P> Scheduler<P> {
     fn note_netcard(&mut self) {
         let s = &mut self.stats.sequencer;
         s.max_packets_in_netcard = s.max_packets_in_netcard.max(self.outstanding);
+    }
+
+    /// Sends of flow `f` in the sequencer: its two queues and the fast-path
+    /// packet if it is the flow's.
+    fn flow_in_sequencer(&self, f: usize) -> u32 {
+        let queued = f
+            .checked_mul(2)
+            .and_then(|q| self.seq.get(q..q.checked_add(2)?))
+            .map_or(0, |q| {
+                q.iter().fold(0u32, |n, sq| n.saturating_add(sq.fifo.len()))
+            });
+        let express = self.express.as_ref().is_some_and(|e| idx(e.qid >> 1) == f);
+        queued.saturating_add(u32::from(express))
+    }
+
+    /// Notes flow `f`'s sends in the sequencer in its maximum (they just
+    /// grew without an arrival: a shaped packet released, a
+    /// reconfiguration).
+    fn note_flow_sequencer(&mut self, f: usize) {
+        let n = self.flow_in_sequencer(f);
+        if let Some(c) = self.cold.get_mut(f) {
+            c.queues.note_sequencer(n);
+        }
+    }
+
+    /// The per-flow sample of a send of `packets` IP packets that flow `f`
+    /// just accepted on the general path (into its shaper queue, or into
+    /// the sequencer behind other packets), taken after the send was
+    /// counted scheduled and put in its queue: the flow's sends in its
+    /// shaper queue and in the sequencer (see [`FlowStats`]). Sends handed
+    /// straight back (the fast-path packet, the batch's short path) take
+    /// no sample when they pass: [`FlowQueueStats`] applies theirs from
+    /// the scheduled counter. Out of line: it is not on the short path and
+    /// should not make the loops that are spill.
+    #[inline(never)]
+    fn sample_flow(&mut self, f: usize, packets: u32) {
+        let in_sequencer = self.flow_in_sequencer(f);
+        let (Some(l), Some(w), Some(c)) =
+            (self.lines.get(f), self.warm.get(f), self.cold.get_mut(f))
+        else {
+            return;
+        };
+        let scheduled = c.base.packets.saturating_add(u64::from(l.packets));
+        let before = scheduled.saturating_sub(u64::from(packets));
+        c.queues
+            .sample(before, packets, w.shaper.len(), in_sequencer);
     }
 
     /// Samples the three averages; called once per [`AVERAGE_EVERY`] packets
@@ -828,6 +883,7 @@ impl<P> Scheduler<P> {
                 }
                 self.in_shaper = self.in_shaper.saturating_add(1);
                 self.note_shaper();
+                self.sample_flow(f, size.packets);
             }
             Dest::Seq { nonconforming } => {
                 let level = if nonconforming {
@@ -859,6 +915,7 @@ impl<P> Scheduler<P> {
                 if let Err(pkt) = self.seq_push(qid, level, pkt, size) {
                     return Err((pkt, DropReason::QueuePackets));
                 }
+                self.sample_flow(f, size.packets);
             }
         }
         Ok(())
@@ -1182,6 +1239,7 @@ impl<P> Scheduler<P> {
         self.in_sequencer = self.in_sequencer.saturating_add(1);
         self.note_shaper();
         self.note_sequencer();
+        self.note_flow_sequencer(f);
         next
     }
 
@@ -1343,6 +1401,11 @@ impl<P> Scheduler<P> {
         self.in_sequencer = in_sequencer;
         self.note_shaper();
         self.note_sequencer();
+        // Packets may have moved into a flow's queues (a flow no longer
+        // shaped, the unclassified flow inheriting a removed flow's).
+        for f in 0..self.lines.len() {
+            self.note_flow_sequencer(f);
+        }
     }
 
     /// Installs a new set of flows, in snapshot order: the flow at position
