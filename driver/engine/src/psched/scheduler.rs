@@ -62,17 +62,20 @@ struct FlowLine {
 
 impl FlowLine {
     /// Adds a packet scheduled to the low counters; true if one of them
-    /// wrapped (the caller then carries into [`FlowCold::base`]).
+    /// wrapped (the caller then carries into [`FlowCold::base`]). No
+    /// branch on `nonconforming` (as good as random on a policed flow): a
+    /// conforming send adds 0 non-conforming packets, which never wraps.
     #[inline]
     fn count_scheduled(&mut self, size: &SendSize, nonconforming: bool) -> Carry {
         let (p, cp) = self.packets.overflowing_add(size.packets);
         let (b, cb) = self.bytes.overflowing_add(size.ip_bytes);
+        let nc = size.packets & u32::from(nonconforming).wrapping_neg();
         self.packets = p;
         self.bytes = b;
         Carry {
             packets: cp,
             bytes: cb,
-            nc: nonconforming && self.count_nc(size.packets),
+            nc: self.count_nc(nc),
         }
     }
 
