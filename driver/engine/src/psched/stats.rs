@@ -190,11 +190,12 @@ impl Ewma {
     #[inline]
     fn step(&mut self, v: u64) {
         // avg += (v - avg) / 32, both directions without signed arithmetic.
-        if v >= self.0 {
-            self.0 = self.0.saturating_add(v.saturating_sub(self.0) >> 5);
+        let d = v.abs_diff(self.0) >> 5;
+        self.0 = if v >= self.0 {
+            self.0.saturating_add(d)
         } else {
-            self.0 = self.0.saturating_sub(self.0.saturating_sub(v) >> 5);
-        }
+            self.0.saturating_sub(d)
+        };
     }
 
     /// Adds `n` samples of `value`: exactly what `n` calls of
@@ -272,10 +273,18 @@ impl FlowQueueStats {
         in_shaper: u32,
         in_sequencer: u32,
     ) {
-        self.catch_up(scheduled);
+        if scheduled != self.sampled_at {
+            self.catch_up(scheduled);
+        }
         let n = u64::from(packets);
-        self.avg_shaper.sample_n(in_shaper, n);
-        self.avg_sequencer.sample_n(in_sequencer, n);
+        if n == 1 {
+            // The usual send: one sample each, no loop.
+            self.avg_shaper.step(u64::from(in_shaper) << 8);
+            self.avg_sequencer.step(u64::from(in_sequencer) << 8);
+        } else {
+            self.avg_shaper.sample_n(in_shaper, n);
+            self.avg_sequencer.sample_n(in_sequencer, n);
+        }
         self.note_sequencer(in_sequencer);
         self.sampled_at = scheduled.saturating_add(n);
     }
