@@ -349,7 +349,7 @@ fn a_standing_sequencer_backlog_reads_its_length() {
         pkt += 1;
     }
     assert_eq!(a.packets_in_sequencer(), 5);
-    for _ in 0..300 {
+    for _ in 0..3000 {
         // One completes, the next leaves, a new one arrives behind 4.
         a.send_completed(1);
         b.send_completed(1);
@@ -368,6 +368,12 @@ fn a_standing_sequencer_backlog_reads_its_length() {
         avg_sequencer: 5,
     };
     assert_eq!(Figures::of(&a.flow_stats(3).unwrap()), backlog);
+    // The adapter's averages, sampled as packets leave (every 16th): one
+    // send always outstanding, 4 left in the sequencer behind it.
+    let seq = a.stats().sequencer;
+    assert_eq!(seq.average_packets_in_netcard, 1);
+    assert_eq!(seq.average_packets_in_sequencer, 4);
+    assert_eq!(a.stats().shaper.average_packets_in_shaper, 0);
     // Drain it, then LSO sends that never wait: 4 samples of 1 each.
     for _ in 0..5 {
         a.send_completed(1);

@@ -6,7 +6,9 @@
 //! exponentially weighted moving averages of the queue lengths sampled once
 //! per 16 packets handed out (`dequeue`, see `AVERAGE_EVERY`), i.e. as the
 //! packets sent see them, with weight 1/32, in integer arithmetic (the value
-//! is kept scaled by 256).
+//! is kept scaled by 256), reported rounded to the nearest integer (so
+//! that a steady length reads as itself: one send always outstanding
+//! reads 1, not 0).
 //!
 //! A flow's averages ([`FlowStats::average_packets_in_shaper`],
 //! [`FlowStats::average_packets_in_sequencer`]) are the same kind of
@@ -180,10 +182,11 @@ pub struct SequencerStats {
 pub(crate) struct Ewma(u64);
 
 impl Ewma {
-    /// Adds a sample and returns the new average (rounded down).
+    /// Adds a sample and returns the new average, rounded to the nearest
+    /// integer ([`Self::nearest`]).
     pub(crate) fn sample(&mut self, value: u32) -> u32 {
         self.step(u64::from(value) << 8);
-        u32::try_from(self.0 >> 8).unwrap_or(u32::MAX)
+        self.nearest()
     }
 
     /// One sample of `v` (already scaled by 256).
@@ -218,9 +221,8 @@ impl Ewma {
     }
 
     /// The average rounded to the nearest integer. After a run of equal
-    /// samples it reads exactly that value (rounding down, as
-    /// [`Self::sample`] returns, reads a run of 1s as 0: the average stops
-    /// up to 31/256 short of it).
+    /// samples it reads exactly that value (rounding down would read a run
+    /// of 1s as 0: the average stops up to 31/256 short of it).
     pub(crate) fn nearest(self) -> u32 {
         u32::try_from(self.0.saturating_add(128) >> 8).unwrap_or(u32::MAX)
     }
