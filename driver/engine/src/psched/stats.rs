@@ -307,7 +307,11 @@ impl FlowQueueStats {
     }
 
     /// Writes the flow's figures into `out`, the flow having scheduled
-    /// `scheduled` packets.
+    /// `scheduled` packets. The samples still owed are applied on a copy
+    /// (the query takes `&self`), so each query repeats them until the
+    /// flow's next general-path send: at most about 800 steps per average
+    /// (see [`Ewma::sample_n`]), usually a handful (the averages of a flow
+    /// whose sends are handed straight back sit at their fixed point).
     pub(crate) fn report(&self, scheduled: u64, out: &mut FlowStats) {
         let mut q = *self;
         q.catch_up(scheduled);
