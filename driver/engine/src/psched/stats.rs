@@ -19,7 +19,7 @@
 //! empty shaper queue, so its samples are known constants; they are not
 //! taken when it passes (that path stays as cheap as before) but applied
 //! later, in order, from the flow's scheduled-packets counter
-//! ([`FlowQueueStats`]).
+//! (`FlowQueueStats`).
 
 use super::DropReason;
 
