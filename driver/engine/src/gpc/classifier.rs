@@ -1194,6 +1194,87 @@ mod tests {
     }
 
     #[test]
+    fn a_large_set_takes_a_finer_gate_where_it_skips_walks() {
+        // Tree 0 (long source prefixes): 2000 /24s in the first /20 of
+        // eight /16s, so a plain gate (about 16 blocks a rule: /17 blocks)
+        // opens for all of 10.0.0.0/13 while a finer one (64 a rule: /19
+        // blocks) opens for one eighth of it. Tree 1 (short source, long
+        // destination): 2000 rules from all of 10.0.0.0/13, whose packets
+        // tree 0's plain gate lets through for nothing.
+        let mut rng = Rng(0x0F1E_6A7E_0000_0001);
+        let mut fs = vec::Vec::new();
+        for i in 0..4000u32 {
+            let (src, dst) = if i % 2 == 0 {
+                let addr =
+                    0x0A00_0000 | ((rng.below(8) as u32) << 16) | ((rng.below(16) as u32) << 8);
+                (
+                    Prefix {
+                        addr: u128::from(addr),
+                        len: 24,
+                    },
+                    Prefix::ANY,
+                )
+            } else {
+                let addr = 0xC000_0000 | ((rng.next() as u32) & 0x00FF_FF00);
+                (
+                    Prefix {
+                        addr: 0x0A00_0000,
+                        len: 13,
+                    },
+                    Prefix {
+                        addr: u128::from(addr),
+                        len: 24,
+                    },
+                )
+            };
+            fs.push(Filter {
+                id: i,
+                flow: i,
+                family: Family::V4,
+                src,
+                dst,
+                src_ports: PortRange::ANY,
+                dst_ports: PortRange::ANY,
+                protocol: ProtocolMatch::Any,
+                dscp: None,
+                vlan: None,
+                precedence: DEFAULT_PRECEDENCE,
+            });
+        }
+        let c = Classifier::build_tree(&fs).unwrap();
+        c.check_invariants();
+        let Index::Tree { v4, .. } = &c.index else {
+            panic!("not a tree");
+        };
+        let blocks = v4.gate_blocks();
+        let tree0 = blocks.iter().find(|(g, _)| *g == 0).unwrap().1;
+        assert!(tree0 >= 2000 * 64, "tree 0's gate has {tree0} blocks");
+        // Still every filter's packets find it (or a better filter).
+        let reference = crate::gpc::reference::LinearClassifier::new(&fs);
+        for f in fs.iter().step_by(7) {
+            let key = crate::packet::FlowKey {
+                family: Family::V4,
+                src: f.src.addr | 0x11,
+                dst: f.dst.addr | 0x22,
+                protocol: 6,
+                l4: crate::packet::L4::Ports { src: 9, dst: 80 },
+                dscp: 0,
+                ecn: 0,
+                vlan: None,
+            };
+            assert_eq!(
+                c.classify(&key).map(|f| f.id),
+                reference.classify(&key).map(|f| f.id)
+            );
+        }
+        // A copy (for an add) keeps the gate and its start nodes.
+        let mut extra = fs[0];
+        extra.id = 9999;
+        let d = c.with_added(extra).unwrap();
+        d.check_invariants();
+    }
+
+    #[test]
     fn filters_on_one_address_pair_pile_up_and_still_classify() {
         // 50 filters on one address pair: they must pile up in one bucket
         // (nothing can split them) and still classify right.

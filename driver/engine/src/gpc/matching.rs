@@ -534,7 +534,7 @@ impl<A: Addr> Rule<A> {
         }
     }
 
-    const fn needs_ports(&self) -> bool {
+    pub(crate) const fn needs_ports(&self) -> bool {
         self.cond & COND_PORTS != 0
     }
 

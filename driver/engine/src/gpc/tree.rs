@@ -93,7 +93,11 @@
 //!   gate test reads one line) (the top levels of a tree mostly
 //!   split on the gate's field, so the start skips them). On ClassBench
 //!   10k this cut trees walked per packet from 1.7-4.8 to 1.1-2.1, nodes
-//!   from 14-34 to 6-10 and rules checked from 7-19 to 4-6.
+//!   from 14-34 to 6-10 and rules checked from 7-19 to 4-6. In a large
+//!   set, a tree whose lookups of sample packets would do less work
+//!   behind a gate four times as fine takes that one instead
+//!   ([`FINE_PER`]: fw1 10k IPv4 from about 114 to 95-100 ns per packet,
+//!   ipc1 from 127 to 119-125).
 //!
 //! Lookup walks the trees in order of the best rank they hold and stops
 //! when the next cannot beat the match found so far. It allocates nothing
@@ -161,6 +165,20 @@
 //!   every gate start node (more lines: 6.6 to 7.2 D1 misses);
 //! - gate words five to a 64-byte line (none straddling two): 0.03 fewer
 //!   D1 misses, 20-45 more instructions (the division by five).
+//!
+//! Tried and dropped in session 4 (cachegrind per packet, 10k IPv4):
+//! - each leaf holding its run's best index (above an 8-bit length;
+//!   longer runs' lengths in a side table), so that a walk whose leaf
+//!   cannot beat the match in hand stops without reading a rule (0.36 and
+//!   0.40 walks per packet on fw1 and ipc1 end so): D1 misses unchanged
+//!   (those rule lines were in L1), instructions +5..12;
+//! - each leaf scanned after the next tree's walk, its first rule read
+//!   at once (so that its line loads during that walk): fw1 431 to 496
+//!   instructions, acl1 295 to 385 (the match in hand prunes less), and
+//!   10% slower on acl1 for 2% faster on fw1;
+//! - finer gates on every tree of a large set (64 blocks per rule): on
+//!   acl1 a few % slower and 19 bytes per filter more, nothing skipped;
+//! - the protocol as a field of every tree (see [`PROTO_DIM`]).
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
@@ -405,9 +423,39 @@ impl<A: Addr> Clone for Tree<A> {
 const GATE_BLOCKS: (u32, u32) = (1 << 6, 1 << 16);
 /// Gate blocks per rule of the tree (a gate costs a bit per block, and a
 /// start node per 64 blocks: about 3 bytes per rule). Fewer measured more
-/// walks (4 per rule: fw1 10k 2.6 trees walked per packet, 16: 2.1), more
-/// no faster.
+/// walks (4 per rule: fw1 10k 2.6 trees walked per packet, 16: 2.1); more
+/// for every tree costs more than it saves on sets whose walks mostly
+/// find a match (acl1): a large set's trees weigh a finer gate each, see
+/// [`FINE_PER`].
 const GATE_BLOCKS_PER_RULE: usize = 16;
+/// Blocks per rule of the finer gate a tree of a large set gets when it
+/// saves enough work ([`FINE_PER`]), and most blocks it has (2^20: a
+/// 20-bit prefix of an address word).
+const FINE_BLOCKS_PER_RULE: usize = 64;
+/// See [`FINE_BLOCKS_PER_RULE`].
+const FINE_BLOCKS: u32 = 1 << 20;
+/// Only families of this many sample keys or more ([`sample_keys`]: about
+/// 5/4 of the rules, at most 5/4 of [`SAMPLES`]) weigh finer gates: in
+/// smaller sets the trees stay in the caches, a walk that finds nothing
+/// costs little, and the index bytes per filter are closer to the budget.
+const FINE_GATE_SAMPLES: usize = 2048;
+/// A tree takes the finer gate when, on the sample packets (a point
+/// inside each rule of the family, and random ones), lookups behind it
+/// would do at least a node's work less per this many packets than
+/// behind the plain gate ([`Tree::work`]): a finer gate skips walks that
+/// find nothing (it is open wherever a rule of the tree is) and starts
+/// walks deeper, but it costs four times the bytes, read by every packet
+/// that tests it. ClassBench 10k IPv4, nodes saved per sample packet: fw1
+/// trees 0, 1, 2, 5: 0.45, 1.02, 0.31, 1.34; ipc1 trees 0, 1, 5: 0.35,
+/// 0.61, 1.07; every other tree below 0.02, acl1's too (finer gates on all
+/// of acl1's trees measured a few % slower: bigger gates, no walk
+/// skipped). Taken, cachegrind per packet: fw1 10k 431 to 391
+/// instructions, 8.9 to 7.7 mispredictions, 6.0 to 6.3 D1 misses; ipc1
+/// 438 to 393, 8.9 to 7.9, 5.4 to 5.9.
+const FINE_PER: usize = 10;
+/// A walk's cost beyond its nodes (its leaf scan, the first touch of the
+/// leaf's rules), in nodes.
+const WALK_NODES: usize = 4;
 
 /// A tree's gate: one bit per block of one field (the top `log2(blocks)`
 /// bits of an address word or port), set when a rule of the tree covers
@@ -572,11 +620,27 @@ impl Gate {
         let want = n
             .saturating_mul(GATE_BLOCKS_PER_RULE)
             .max(n.saturating_mul(64).min(2048));
+        Self::sized(rules, want, GATE_BLOCKS.1)
+    }
+
+    /// The finer gate [`Tree::build`] weighs for a large tree: about
+    /// [`FINE_BLOCKS_PER_RULE`] blocks per rule, up to [`FINE_BLOCKS`].
+    fn fine<A: Addr>(rules: &[Rule<A>]) -> Self {
+        Self::sized(
+            rules,
+            rules.len().saturating_mul(FINE_BLOCKS_PER_RULE),
+            FINE_BLOCKS,
+        )
+    }
+
+    /// The gate of `rules` with about `want` blocks (a power of two, at
+    /// most `most`).
+    fn sized<A: Addr>(rules: &[Rule<A>], want: usize, most: u32) -> Self {
         let blocks = u32::try_from(want)
             .unwrap_or(u32::MAX)
             .checked_next_power_of_two()
-            .unwrap_or(GATE_BLOCKS.1)
-            .clamp(GATE_BLOCKS.0, GATE_BLOCKS.1);
+            .unwrap_or(most)
+            .clamp(GATE_BLOCKS.0, most);
         let mut best: Option<(usize, Self)> = None;
         let mut spans: Vec<(usize, usize)> = Vec::with_capacity(rules.len());
         // For IPv6, the address words after the first 32 bits (fields 4
@@ -657,12 +721,15 @@ impl<A: Addr> Tree<A> {
         &[]
     }
 
-    /// Builds the tree of `set` (ascending index).
-    fn build(group: u8, set: Vec<Rule<A>>) -> Self {
+    /// Builds the tree of `set` (ascending index); `samples` are keys of
+    /// packets of the family (see [`sample_keys`]) on which a large tree
+    /// weighs a finer gate ([`FINE_PER`]).
+    fn build(group: u8, set: Vec<Rule<A>>, samples: &[[u32; 8]]) -> Self {
         let budget = set
             .len()
             .saturating_mul(REPLICATION)
             .saturating_add(LEAF_SIZE.saturating_mul(64));
+        let fine = (samples.len() >= FINE_GATE_SAMPLES).then(|| Gate::fine(&set));
         let mut t = Self {
             group,
             min: set.first().map_or(u32::MAX, |r| r.idx),
@@ -678,7 +745,40 @@ impl<A: Addr> Tree<A> {
         t.nodes = clustered(&t.nodes, 0).0;
         t.entries = laid_out(&mut t.nodes, &t.entries, 0, None);
         t.gate.set_starts(&t.nodes);
+        if let Some(mut fine) = fine {
+            fine.set_starts(&t.nodes);
+            let saved = t
+                .work(&t.gate, samples)
+                .saturating_sub(t.work(&fine, samples));
+
+            if saved.saturating_mul(FINE_PER) >= samples.len() {
+                t.gate = fine;
+            }
+        }
         t
+    }
+
+    /// The work lookups of `samples` would do in this tree behind `gate`,
+    /// in nodes: for each key the gate lets through, the nodes from its
+    /// start node to the leaf, and [`WALK_NODES`] for the walk itself and
+    /// its leaf scan.
+    fn work(&self, gate: &Gate, samples: &[[u32; 8]]) -> usize {
+        let mut work = 0usize;
+        for k in samples {
+            let Some(mut i) = gate.start(k) else {
+                continue;
+            };
+            work = work.saturating_add(WALK_NODES);
+            while let Some(&n) = self.nodes.get(i) {
+                if n.is_leaf() {
+                    break;
+                }
+                work = work.saturating_add(1);
+                let x = k.get(n.dim() as usize).copied().unwrap_or(0);
+                i = n.child().wrapping_add(usize::from(x >= n.value));
+            }
+        }
+        work
     }
 
     /// Grows the tree from the nodes in `queue`: each becomes an inner node
@@ -1088,6 +1188,68 @@ fn scan<A: Addr>(leaf: &[Rule<A>], best: u32, p: &Packet<A>) -> u32 {
     best
 }
 
+/// Most sample keys [`sample_keys`] makes from rules.
+const SAMPLES: usize = 4096;
+
+/// Keys of packets the finer gates are weighed on ([`FINE_PER`]): a
+/// point inside each of up to [`SAMPLES`] rules of `rules` (evenly spread
+/// over them), in every field somewhere in the rule's interval, not only
+/// at its start (start addresses are shared by many prefixes), one in
+/// four of those of rules without port conditions with no ports (ports
+/// 0, like ICMP: without them the finer port gates of fw1 and ipc1 were
+/// not seen to pay), and one in four as many points anywhere, half of
+/// them without ports. Deterministic.
+fn sample_keys<A: Addr>(rules: &[Rule<A>]) -> Vec<[u32; 8]> {
+    let step = rules.len().div_ceil(SAMPLES).max(1);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        // xorshift64*
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut keys: Vec<[u32; 8]> = Vec::with_capacity(
+        (rules.len().checked_div(step).unwrap_or(0))
+            .saturating_mul(5)
+            .saturating_div(4)
+            .saturating_add(1),
+    );
+    for r in rules.iter().step_by(step) {
+        let mut k = [0u32; 8];
+        for (dim, x) in k.iter_mut().enumerate().take(DIMS) {
+            let (lo, hi) = interval(r, dim);
+            let width = u64::from(hi.saturating_sub(lo)).saturating_add(1);
+            let off = next().checked_rem(width).unwrap_or(0);
+            *x = lo.saturating_add(u32::try_from(off).unwrap_or(0));
+        }
+        // A packet inside a rule without port conditions is one without
+        // ports (keys 0) one time in four (ICMP and the like).
+        if !r.needs_ports() && next() % 4 == 0 {
+            k[2] = 0;
+            k[3] = 0;
+        }
+        keys.push(k);
+    }
+    for _ in 0..keys.len() / 4 {
+        let mut k = [0u32; 8];
+        // Half of them without ports.
+        let ports = next() % 2 == 0;
+        for (dim, x) in k.iter_mut().enumerate().take(DIMS) {
+            let v = (next() >> 32) as u32;
+            *x = match dim {
+                2 | 3 if ports => v & 0xFFFF,
+                2 | 3 => 0,
+                4 | 5 if A::WORDS == 1 => 0,
+                PROTO_DIM => v & 0xFF,
+                _ => v,
+            };
+        }
+        keys.push(k);
+    }
+    keys
+}
+
 /// One family's trees.
 #[derive(Debug, Clone)]
 pub(crate) struct Forest<A: Addr> {
@@ -1103,6 +1265,7 @@ impl<A: Addr> Forest<A> {
 
     /// Compiles `rules` (ascending `idx`).
     pub(crate) fn build(rules: Vec<Rule<A>>) -> Self {
+        let samples = sample_keys(&rules);
         let mut sets: [Vec<Rule<A>>; GROUPS] = Default::default();
         for r in rules {
             if let Some(s) = sets.get_mut(usize::from(group_of(&r))) {
@@ -1112,7 +1275,7 @@ impl<A: Addr> Forest<A> {
         let mut trees = Vec::new();
         for (g, set) in sets.into_iter().enumerate() {
             if !set.is_empty() {
-                trees.push(Tree::build(g as u8, set));
+                trees.push(Tree::build(g as u8, set, &samples));
             }
         }
         let mut f = Self { trees };
@@ -1306,6 +1469,15 @@ impl<A: Addr> Forest<A> {
             }
         }
         (on, all)
+    }
+
+    /// Each tree's group and gate blocks (for tests).
+    #[cfg(test)]
+    pub(crate) fn gate_blocks(&self) -> Vec<(u8, usize)> {
+        self.trees
+            .iter()
+            .map(|t| (t.group, t.gate.words.len() * 64))
+            .collect()
     }
 
     /// Trees held.
