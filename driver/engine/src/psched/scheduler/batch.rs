@@ -214,6 +214,16 @@ impl<P> Scheduler<P> {
                 out(Submitted::Released(r), marks);
                 return;
             }
+            if let Some(marks) = self.short_shaped(now, flow, &size, st.room, flow_count) {
+                st.sent(size.packets, true);
+                let r = Released {
+                    pkt,
+                    flow,
+                    conforming: true,
+                };
+                out(Submitted::Released(r), marks);
+                return;
+            }
             match self.short_one(now, flow, &size, st.room, flow_count) {
                 Short::Sent {
                     flow,
@@ -332,6 +342,43 @@ impl<P> Scheduler<P> {
             self.carry(f, carry);
         }
         Some((conforming, marks))
+    }
+
+    /// The same for a classified send of a shaped flow without a peak
+    /// rate and with nothing in its shaper queue, that conforms now (then
+    /// it goes straight on, conforming) within the byte room: the driver's
+    /// sends to a flow under its rate. Apart from
+    /// `short_policed` so that the branch on its conformance (taken only
+    /// while the flow is over its rate) stays out of the policed path.
+    /// `None`: not such a send; nothing observable changed (the conformer
+    /// may have been advanced to `now`, as `short_one` and the general path
+    /// do first).
+    #[inline(always)]
+    fn short_shaped(
+        &mut self,
+        now: Ticks,
+        flow: Option<usize>,
+        size: &SendSize,
+        room: u64,
+        flow_count: usize,
+    ) -> Option<Marks> {
+        let f = flow.filter(|&i| i < flow_count)?;
+        let line = self.lines.get_mut(f)?;
+        if line.mode != Mode::Shape
+            || line.has_peak
+            || line.in_heap
+            || u64::from(size.ip_bytes) > room
+            // Not over MaxSduSize either: such a send never fits.
+            || !line.conf.police_sized(None, now, size)
+        {
+            return None;
+        }
+        let carry = line.count_scheduled(size, false);
+        let marks = line.marks.conforming;
+        if carry.any() {
+            self.carry(f, carry);
+        }
+        Some(marks)
     }
 
     /// Carries flow `f`'s wrapped low counters into its cold entry (once
