@@ -72,6 +72,28 @@ pub enum Submitted<P> {
     Dropped(P, DropReason),
 }
 
+/// Hands out a send the short path took and counts it in the stretch.
+#[inline(always)]
+fn hand_out<P, F>(
+    out: &mut F,
+    st: &mut Stretch,
+    size: &SendSize,
+    pkt: P,
+    flow: Option<usize>,
+    conforming: bool,
+    marks: Marks,
+) where
+    F: FnMut(Submitted<P>, Marks),
+{
+    st.sent(size.packets, conforming);
+    let r = Released {
+        pkt,
+        flow,
+        conforming,
+    };
+    out(Submitted::Released(r), marks);
+}
+
 /// The state of a stretch of short-path sends in a batch. What such a
 /// send changes outside its flow's line (sends outstanding and handed out,
 /// the averages sampled, non-conforming packets transmitted, the maxima) is
@@ -205,23 +227,11 @@ impl<P> Scheduler<P> {
             if let Some((conforming, marks)) =
                 self.short_policed(now, flow, &size, st.room, flow_count)
             {
-                st.sent(size.packets, conforming);
-                let r = Released {
-                    pkt,
-                    flow,
-                    conforming,
-                };
-                out(Submitted::Released(r), marks);
+                hand_out(out, st, &size, pkt, flow, conforming, marks);
                 return;
             }
             if let Some(marks) = self.short_shaped(now, flow, &size, st.room, flow_count) {
-                st.sent(size.packets, true);
-                let r = Released {
-                    pkt,
-                    flow,
-                    conforming: true,
-                };
-                out(Submitted::Released(r), marks);
+                hand_out(out, st, &size, pkt, flow, true, marks);
                 return;
             }
             match self.short_one(now, flow, &size, st.room, flow_count) {
@@ -230,13 +240,7 @@ impl<P> Scheduler<P> {
                     conforming,
                     marks,
                 } => {
-                    st.sent(size.packets, conforming);
-                    let r = Released {
-                        pkt,
-                        flow,
-                        conforming,
-                    };
-                    out(Submitted::Released(r), marks);
+                    hand_out(out, st, &size, pkt, flow, conforming, marks);
                     return;
                 }
                 Short::Dropped(why) => {
