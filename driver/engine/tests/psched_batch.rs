@@ -20,6 +20,10 @@ use qos_engine::psched::{BatchItem, Limits, Scheduler, SendSize, Submitted};
 mod model;
 use model::{Common, assert_same};
 
+#[path = "support/psched_chain.rs"]
+mod chain;
+use chain::{batched, one_by_one};
+
 #[derive(Debug, Clone)]
 enum Op {
     Batch(Vec<(Option<usize>, SendSize)>),
@@ -77,46 +81,6 @@ fn op() -> impl Strategy<Value = Op> {
 /// The flows of this test: 200,000 bytes/s, MaxSduSize on shaped flows.
 fn spec(mode: u8, st: u8) -> FlowSpec {
     model::spec(mode, st, 200_000, true)
-}
-
-/// The per-send calls a batch stands for.
-fn one_by_one(
-    s: &mut Scheduler<u64>,
-    now: u64,
-    sends: &[(Option<usize>, SendSize)],
-    first_id: u64,
-) -> Vec<Submitted<u64>> {
-    let mut out = Vec::new();
-    for (k, &(flow, size)) in sends.iter().enumerate() {
-        match s.enqueue_sized(now, flow, size, first_id + k as u64) {
-            Ok(()) => {
-                if let Some(r) = s.dequeue(now) {
-                    out.push(Submitted::Released(r));
-                }
-            }
-            Err((p, why)) => out.push(Submitted::Dropped(p, why)),
-        }
-    }
-    out
-}
-
-fn batched(
-    s: &mut Scheduler<u64>,
-    now: u64,
-    sends: &[(Option<usize>, SendSize)],
-    first_id: u64,
-) -> Vec<Submitted<u64>> {
-    let mut out = Vec::new();
-    let items = sends
-        .iter()
-        .enumerate()
-        .map(|(k, &(flow, size))| BatchItem {
-            flow,
-            size,
-            pkt: first_id + k as u64,
-        });
-    s.submit_batch(now, items, |r| out.push(r));
-    out
 }
 
 proptest! {

@@ -14,13 +14,17 @@
 
 use proptest::prelude::*;
 use qos_engine::flow::{FlowSpec, SdMode, ServiceType};
-use qos_engine::psched::{BatchItem, Limits, Released, Scheduler, SendSize, Submitted};
+use qos_engine::psched::{Limits, Released, Scheduler, SendSize};
 
 // Only `assert_same` of the shared model is used here.
 #[allow(dead_code)]
 #[path = "support/psched_model.rs"]
 mod model;
 use model::assert_same;
+
+#[path = "support/psched_chain.rs"]
+mod chain;
+use chain::{batched, one_by_one};
 
 /// A flow: shaped or policed, with or without a peak rate, service type
 /// index, rate in bytes/s.
@@ -48,45 +52,6 @@ fn spec(&(shaped, peak, st, rate): &Flow) -> FlowSpec {
     }
 }
 
-fn one_by_one(
-    s: &mut Scheduler<u64>,
-    now: u64,
-    sends: &[(usize, u32)],
-    id: u64,
-) -> Vec<Submitted<u64>> {
-    let mut out = Vec::new();
-    for (k, &(flow, bytes)) in sends.iter().enumerate() {
-        match s.enqueue_sized(now, Some(flow), SendSize::single(bytes), id + k as u64) {
-            Ok(()) => {
-                if let Some(r) = s.dequeue(now) {
-                    out.push(Submitted::Released(r));
-                }
-            }
-            Err((p, why)) => out.push(Submitted::Dropped(p, why)),
-        }
-    }
-    out
-}
-
-fn batched(
-    s: &mut Scheduler<u64>,
-    now: u64,
-    sends: &[(usize, u32)],
-    id: u64,
-) -> Vec<Submitted<u64>> {
-    let mut out = Vec::new();
-    let items = sends
-        .iter()
-        .enumerate()
-        .map(|(k, &(flow, bytes))| BatchItem {
-            flow: Some(flow),
-            size: SendSize::single(bytes),
-            pkt: id + k as u64,
-        });
-    s.submit_batch(now, items, |r| out.push(r));
-    out
-}
-
 fn drain(s: &mut Scheduler<u64>, now: u64) -> Vec<Released<u64>> {
     core::iter::from_fn(|| s.dequeue(now)).collect()
 }
@@ -104,7 +69,10 @@ proptest! {
             (
                 0u64..300_000,
                 // Flow indexes past the configuration are unknown flows.
-                proptest::collection::vec((0usize..6, 40u32..3200), 1..40),
+                proptest::collection::vec(
+                    (0usize..6, 40u32..3200).prop_map(|(f, b)| (Some(f), SendSize::single(b))),
+                    1..40,
+                ),
                 0u32..40,
             ),
             1..30,
