@@ -6,27 +6,9 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, json, ok};
 use predicates::prelude::*;
 use serde_json::Value;
-
-/// Runs tcctl, expects success, returns standard output.
-fn ok(s: &Server, args: &[&str]) -> String {
-    let out = s.tcctl().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "tcctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs tcctl with --json, parses standard output.
-fn json(s: &Server, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    serde_json::from_str(&ok(s, &a)).unwrap()
-}
 
 /// Runs tcctl, expects exit `code`, returns standard error.
 fn fails(s: &Server, args: &[&str], code: i32) -> String {

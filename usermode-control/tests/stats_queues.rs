@@ -9,20 +9,10 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::Server;
+use common::{Server, json, ok};
 use qos_control::ControlPlane;
 use qos_control::memhost::{MemHost, serve_stream};
 use serde_json::Value;
-
-fn ok(s: &Server, args: &[&str]) -> String {
-    let out = s.tcctl().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "tcctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The real control plane over a memhost the test keeps a handle on.
 fn server() -> (Server, Arc<MemHost>) {
@@ -45,8 +35,7 @@ fn stats_show_each_flows_queue_figures() {
         ],
     );
     ok(&s, &["flow", "add", "-i", "eth0", "web"]);
-    let flows: Value =
-        serde_json::from_str(&ok(&s, &["flow", "list", "-i", "eth0", "--json"])).unwrap();
+    let flows: Value = json(&s, &["flow", "list", "-i", "eth0"]);
     let id = |name: &str| {
         flows
             .as_array()
@@ -74,7 +63,7 @@ fn stats_show_each_flows_queue_figures() {
         }
     })
     .unwrap();
-    let j: Value = serde_json::from_str(&ok(&s, &["stats", "-i", "eth0", "--json"])).unwrap();
+    let j = json(&s, &["stats", "-i", "eth0"]);
     let stats_of = |name: &str| {
         j[0]["flows"]
             .as_array()

@@ -122,4 +122,22 @@ impl Server {
     }
 }
 
+/// Runs tcctl, expects success, returns standard output.
+pub fn ok(s: &Server, args: &[&str]) -> String {
+    let out = s.tcctl().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tcctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs tcctl with --json, parses standard output.
+pub fn json(s: &Server, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    serde_json::from_str(&ok(s, &a)).unwrap()
+}
+
 pub mod fake;
