@@ -131,9 +131,11 @@
 //! - **Batches.** `submit_batch` runs each send of a chain through a short
 //!   path while the sequencer is empty, no shaped packet is due and the
 //!   outstanding bound has room: flow lookup, conformer, mode, counters in
-//!   the line, emission. The next send's line is loaded while the current
-//!   one is worked on (touch-ahead: a plain load, the engine has no
-//!   prefetch), so that its miss overlaps.
+//!   the line, emission. Nothing on that path branches on whether a send
+//!   conforms (the charge is taken and the counters added through masks),
+//!   so a misprediction does not flush the processor's window and it runs
+//!   ahead into the next sends' lines by itself: their misses overlap the
+//!   current send's work without a touch-ahead.
 //!   Anything else (a shaped send that must wait, the bound reached, a
 //!   queue non-empty) takes `enqueue_sized` + `dequeue` for that send;
 //!   results and statistics are identical (differential property test).
