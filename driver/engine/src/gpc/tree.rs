@@ -180,6 +180,24 @@
 //!   acl1 a few % slower and 19 bytes per filter more, nothing skipped;
 //! - the protocol as a field of every tree (see [`PROTO_DIM`]).
 //!
+//! Tried and dropped in session 5 (10k sets; wall clock as the best pass
+//! of 25 interleaved rounds, load about 1-2):
+//! - a lower bound of rule indexes per gate word, as a 3-bit level in the
+//!   start node's top bits over 8 per-tree bounds (the words' least
+//!   indexes at every eighth), a walk skipped when the bound is at least
+//!   the match in hand: ipc1 walks 1.9 to 1.6 per packet (exact per-word
+//!   bounds would skip 0.35), nodes 9.4 to 8.4, but 387.6 against 392.8
+//!   instructions, D1 5.93 to 5.88, and no faster (119.0 / 120.1 ns
+//!   ipc1, 93.8 / 95.0 fw1): the walks skipped are the cheap ones;
+//! - IPv6 prefix masks by a 128-bit shift instead of the mask table: the
+//!   table's loads are 0.25 D1 misses per packet, the shifts +60..74
+//!   instructions (fw1 495 to 569), D1 misses -0.02;
+//! - IPv6 trees also weighing a gate 16 times as fine (256 blocks per
+//!   rule, up to 2^22; IPv6 has no bytes budget): ipc1 D1 8.03 to 8.45,
+//!   LL misses 0.37 to 0.60, no faster;
+//! - gate words five to a line again (session 3's): fw1 D1 6.27 to 6.17,
+//!   instructions 391 to 440, 5-8 ns slower on every 10k set.
+//!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
 //! behind the new rule's shift by one, the rule opens its blocks in its
