@@ -222,10 +222,18 @@ fn a_large_synthetic_set_matches_the_reference_through_adds_and_removes() {
     assert_same(&c, &filters, &keys, "after the run");
 }
 
-#[test]
-fn classbench_1k_seeds_match_the_reference() {
+/// Each ClassBench seed of `names` found beside the repository, IPv4 and
+/// its IPv6 variant, compiled by `build`: every `every`-th packet of its
+/// trace (from `seed`) classifies as the reference does. Returns how many
+/// seeds were found.
+fn seeds_match_the_reference(
+    names: [&str; 3],
+    seed: u64,
+    every: usize,
+    build: fn(&[Filter]) -> Classifier,
+) -> usize {
     let mut seen = 0;
-    for name in ["acl1_1k", "fw1_1k", "ipc1_1k"] {
+    for name in names {
         let Some((v4, _)) = load_classbench(name) else {
             eprintln!("{name} not found beside the repository: skipped");
             continue;
@@ -233,12 +241,20 @@ fn classbench_1k_seeds_match_the_reference() {
         seen += 1;
         let v6 = v6_variant(&v4, 0);
         for set in [v4, v6] {
-            let mut rng = Rng(0x5EED_0001);
-            let keys = trace(&set, &mut rng);
-            let c = Classifier::build(&set).unwrap();
+            let mut rng = Rng(seed);
+            let keys: Vec<FlowKey> = trace(&set, &mut rng).into_iter().step_by(every).collect();
+            let c = build(&set);
             assert_same(&c, &set, &keys, name);
         }
     }
+    seen
+}
+
+#[test]
+fn classbench_1k_seeds_match_the_reference() {
+    let seen = seeds_match_the_reference(["acl1_1k", "fw1_1k", "ipc1_1k"], 0x5EED_0001, 1, |s| {
+        Classifier::build(s).unwrap()
+    });
     eprintln!("{seen} ClassBench seeds checked");
 }
 
@@ -247,20 +263,9 @@ fn classbench_1k_seeds_match_the_reference() {
 /// trees): a sample of each trace, IPv4 and IPv6, against the reference.
 #[test]
 fn classbench_10k_seeds_match_the_reference() {
-    let mut seen = 0;
-    for name in ["acl1_10k", "fw1_10k", "ipc1_10k"] {
-        let Some((v4, _)) = load_classbench(name) else {
-            eprintln!("{name} not found beside the repository: skipped");
-            continue;
-        };
-        seen += 1;
-        let v6 = v6_variant(&v4, 0);
-        for set in [v4, v6] {
-            let mut rng = Rng(0x5EED_0002);
-            let keys: Vec<FlowKey> = trace(&set, &mut rng).into_iter().step_by(5).collect();
-            let c = Classifier::build_tree(&set).unwrap();
-            assert_same(&c, &set, &keys, name);
-        }
-    }
+    let seen =
+        seeds_match_the_reference(["acl1_10k", "fw1_10k", "ipc1_10k"], 0x5EED_0002, 5, |s| {
+            Classifier::build_tree(s).unwrap()
+        });
     eprintln!("{seen} ClassBench 10k seeds checked");
 }
