@@ -953,6 +953,29 @@ mod tests {
         }
     }
 
+    /// A TCP/UDP-style key (`protocol`, ports `sport` -> `dport`) with no
+    /// DSCP, ECN or tag.
+    fn ports_key(
+        family: Family,
+        (src, dst): (u128, u128),
+        protocol: u8,
+        (sport, dport): (u16, u16),
+    ) -> crate::packet::FlowKey {
+        crate::packet::FlowKey {
+            family,
+            src,
+            dst,
+            protocol,
+            l4: crate::packet::L4::Ports {
+                src: sport,
+                dst: dport,
+            },
+            dscp: 0,
+            ecn: 0,
+            vlan: None,
+        }
+    }
+
     fn random_filter(rng: &mut Rng, id: u32) -> Filter {
         let v6 = rng.below(3) == 0;
         let family = if v6 { Family::V6 } else { Family::V4 };
@@ -1108,19 +1131,12 @@ mod tests {
         );
         let built = Classifier::build(&all).unwrap();
         for f in &all {
-            let key = crate::packet::FlowKey {
-                family: Family::V4,
-                src: f.src.addr,
-                dst: f.dst.addr | 7,
-                protocol: 6,
-                l4: crate::packet::L4::Ports {
-                    src: 1,
-                    dst: f.dst_ports.lo,
-                },
-                dscp: 0,
-                ecn: 0,
-                vlan: None,
-            };
+            let key = ports_key(
+                Family::V4,
+                (f.src.addr, f.dst.addr | 7),
+                6,
+                (1, f.dst_ports.lo),
+            );
             assert_eq!(c.classify(&key).map(|g| g.id), Some(f.id));
             assert_eq!(built.classify(&key).map(|g| g.id), Some(f.id));
         }
@@ -1174,16 +1190,7 @@ mod tests {
         let reference = crate::gpc::reference::LinearClassifier::new(&fs);
         for family in [Family::V4, Family::V6] {
             for proto in 0..=255u8 {
-                let key = crate::packet::FlowKey {
-                    family,
-                    src: 0x0A00_0001,
-                    dst: 0x0A00_0002,
-                    protocol: proto,
-                    l4: crate::packet::L4::Ports { src: 9, dst: 80 },
-                    dscp: 0,
-                    ecn: 0,
-                    vlan: None,
-                };
+                let key = ports_key(family, (0x0A00_0001, 0x0A00_0002), proto, (9, 80));
                 assert_eq!(
                     c.classify(&key).map(|f| f.id),
                     reference.classify(&key).map(|f| f.id),
@@ -1252,16 +1259,12 @@ mod tests {
         // Still every filter's packets find it (or a better filter).
         let reference = crate::gpc::reference::LinearClassifier::new(&fs);
         for f in fs.iter().step_by(7) {
-            let key = crate::packet::FlowKey {
-                family: Family::V4,
-                src: f.src.addr | 0x11,
-                dst: f.dst.addr | 0x22,
-                protocol: 6,
-                l4: crate::packet::L4::Ports { src: 9, dst: 80 },
-                dscp: 0,
-                ecn: 0,
-                vlan: None,
-            };
+            let key = ports_key(
+                Family::V4,
+                (f.src.addr | 0x11, f.dst.addr | 0x22),
+                6,
+                (9, 80),
+            );
             assert_eq!(
                 c.classify(&key).map(|f| f.id),
                 reference.classify(&key).map(|f| f.id)
@@ -1309,16 +1312,7 @@ mod tests {
         t.check_invariants();
         assert_eq!(t.engine(), Engine::DecisionTree);
         assert!(t.stats().longest_bucket <= 8);
-        let key = |port| crate::packet::FlowKey {
-            family: Family::V4,
-            src: 0x0A00_0001,
-            dst: 0x0A00_0002,
-            protocol: 6,
-            l4: crate::packet::L4::Ports { src: 9, dst: port },
-            dscp: 0,
-            ecn: 0,
-            vlan: None,
-        };
+        let key = |port| ports_key(Family::V4, (0x0A00_0001, 0x0A00_0002), 6, (9, port));
         for c in [&c, &t] {
             for i in 0..50u16 {
                 assert_eq!(c.classify(&key(i)).map(|f| f.id), Some(u32::from(i)));
