@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use qos_engine::flow::{FlowSpec, SdMode};
-use qos_engine::psched::{BatchItem, FlowStats, Limits, Scheduler, SendSize, Submitted};
+use qos_engine::psched::{FlowStats, Limits, Scheduler, SendSize, Submitted};
 use qos_engine::time::TICKS_PER_SEC;
 
 // Only `assert_same` is used here.
@@ -32,6 +32,12 @@ use qos_engine::time::TICKS_PER_SEC;
 #[path = "support/psched_model.rs"]
 mod model;
 use model::assert_same;
+
+// Only `batched` is used here.
+#[allow(dead_code)]
+#[path = "support/psched_chain.rs"]
+mod chain;
+use chain::batched;
 
 /// The model's average: weight 1/32, kept scaled by 256.
 #[derive(Debug, Default, Clone, Copy)]
@@ -237,21 +243,13 @@ fn send_both(
             Err((p, _)) => want.push(Err(p)),
         }
     }
-    let items = sends
-        .iter()
-        .enumerate()
-        .map(|(k, &(flow, size))| BatchItem {
-            flow,
-            size,
-            pkt: first + k as u64,
-        });
-    let mut got = Vec::new();
-    b.submit_batch(now, items, |r| {
-        got.push(match r {
+    let got: Vec<Result<u64, u64>> = batched(b, now, sends, first)
+        .into_iter()
+        .map(|r| match r {
             Submitted::Released(r) => Ok(r.pkt),
             Submitted::Dropped(p, _) => Err(p),
-        });
-    });
+        })
+        .collect();
     assert_eq!(got, want);
 }
 
