@@ -307,6 +307,13 @@ struct SeqQueue {
     active: bool,
 }
 
+/// Sends waiting in `queues` (a flow's two sequencer queues).
+fn sends_in(queues: &[SeqQueue]) -> u32 {
+    queues
+        .iter()
+        .fold(0u32, |n, sq| n.saturating_add(sq.fifo.len()))
+}
+
 impl SeqQueue {
     const EMPTY: Self = Self {
         fifo: Fifo::EMPTY,
@@ -678,8 +685,7 @@ impl<P> Scheduler<P> {
             .zip(&mut self.cold)
             .zip(self.seq.chunks_exact(2));
         for (((l, w), c), q) in flows {
-            let in_sequencer = q.iter().fold(0u32, |n, sq| n.saturating_add(sq.fifo.len()));
-            c.queues.restart(in_sequencer);
+            c.queues.restart(sends_in(q));
             c.stats = FlowStats::default();
             c.base = Pending::default();
             (l.packets, l.bytes, l.nc) = (0, 0, 0);
@@ -717,9 +723,7 @@ impl<P> Scheduler<P> {
         let queued = f
             .checked_mul(2)
             .and_then(|q| self.seq.get(q..q.checked_add(2)?))
-            .map_or(0, |q| {
-                q.iter().fold(0u32, |n, sq| n.saturating_add(sq.fifo.len()))
-            });
+            .map_or(0, sends_in);
         let express = self.express.as_ref().is_some_and(|e| idx(e.qid >> 1) == f);
         queued.saturating_add(u32::from(express))
     }
