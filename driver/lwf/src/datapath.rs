@@ -796,14 +796,21 @@ fn mark_one(tally: &mut Tally, nbl: &mut Nbl, at: MarkAt, marks: Marks) -> bool 
     };
     tally.dscp_marked = tally.dscp_marked.wrapping_add(u32::from(changed));
     if let Some(pcp) = marks.pcp {
-        let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
-        nbl.set_info(
-            IEEE_8021Q_NET_BUFFER_LIST_INFO,
-            Ieee8021QInfo::with_priority(v, pcp),
-        );
-        tally.pcp_marked = tally.pcp_marked.wrapping_add(1);
+        mark_pcp_out_of_band(tally, nbl, pcp);
     }
     true
+}
+
+/// Writes 802.1p `pcp` into the NBL's out-of-band 802.1Q info (a frame
+/// without an in-band tag).
+#[inline(always)]
+fn mark_pcp_out_of_band(tally: &mut Tally, nbl: &mut Nbl, pcp: u8) {
+    let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
+    nbl.set_info(
+        IEEE_8021Q_NET_BUFFER_LIST_INFO,
+        Ieee8021QInfo::with_priority(v, pcp),
+    );
+    tally.pcp_marked = tally.pcp_marked.wrapping_add(1);
 }
 
 /// `a == b`, narrow fields first: two connections usually differ in their
@@ -929,12 +936,7 @@ fn mark(tally: &mut Tally, nbl: &mut Nbl, family: Family, offsets: &MarkOffsets,
     // What `apply` hands back as `out_of_band_pcp`: the 802.1p of a frame
     // without an in-band tag.
     if let (true, None, Some(pcp)) = (marked, offsets.vlan_tci, marks.pcp) {
-        let v = nbl.info(IEEE_8021Q_NET_BUFFER_LIST_INFO);
-        nbl.set_info(
-            IEEE_8021Q_NET_BUFFER_LIST_INFO,
-            Ieee8021QInfo::with_priority(v, pcp),
-        );
-        tally.pcp_marked = tally.pcp_marked.wrapping_add(1);
+        mark_pcp_out_of_band(tally, nbl, pcp);
     }
 }
 
