@@ -421,17 +421,7 @@ impl<A: Addr> Clone for Tree<A> {
     /// (see [`clustered`], [`laid_out`]): a plain copy of the arrays would
     /// land anywhere relative to the line boundaries.
     fn clone(&self) -> Self {
-        let (mut nodes, moved) = clustered(&self.nodes, 0);
-        let entries = laid_out(&mut nodes, &self.entries, 0, None);
-        let mut gate = self.gate.clone();
-        gate.moved(&moved);
-        Self {
-            group: self.group,
-            min: self.min,
-            gate,
-            nodes,
-            entries,
-        }
+        self.compacted(0, None)
     }
 }
 
