@@ -1277,6 +1277,132 @@ mod tests {
         d.check_invariants();
     }
 
+    /// A set whose second tree most packets of the first walk anyway:
+    /// tree 0 holds one rule of top precedence (so it comes first) and
+    /// 600 /24 sources of default precedence towards 192.0.0.0/16; tree 1
+    /// (short source, long destination) holds 600 /24 destinations in
+    /// 192.0.0.0/16 of precedence 200, which rank before all but the first.
+    /// With `tree1_first_rank` false, tree 1's rules rank last instead, so
+    /// tree 0's match spares tree 1's walk.
+    fn pairable_set(tree1_ranks_first: bool) -> vec::Vec<Filter> {
+        let mut rng = Rng(0x9A1E_D000_0000_0001);
+        let mut fs = vec::Vec::new();
+        let base = Filter {
+            id: 0,
+            flow: 0,
+            family: Family::V4,
+            src: Prefix::ANY,
+            dst: Prefix::ANY,
+            src_ports: PortRange::ANY,
+            dst_ports: PortRange::ANY,
+            protocol: ProtocolMatch::Any,
+            dscp: None,
+            vlan: None,
+            precedence: DEFAULT_PRECEDENCE,
+        };
+        fs.push(Filter {
+            precedence: 255,
+            src: Prefix {
+                addr: 0x0A00_0000,
+                len: 24,
+            },
+            ..base
+        });
+        for i in 1..1200u32 {
+            let src = 0x0A00_0000 | ((rng.below(1 << 12) as u32) << 8);
+            let dst = 0xC000_0000 | ((rng.below(1 << 8) as u32) << 8);
+            fs.push(if i % 2 == 0 {
+                Filter {
+                    id: i,
+                    flow: i,
+                    src: Prefix {
+                        addr: u128::from(src),
+                        len: 24,
+                    },
+                    dst: Prefix {
+                        addr: 0xC000_0000,
+                        len: 16,
+                    },
+                    ..base
+                }
+            } else {
+                Filter {
+                    id: i,
+                    flow: i,
+                    src: Prefix {
+                        addr: 0x0A00_0000,
+                        len: 8,
+                    },
+                    dst: Prefix {
+                        addr: u128::from(dst),
+                        len: 24,
+                    },
+                    precedence: if tree1_ranks_first { 200 } else { 20 },
+                    ..base
+                }
+            });
+        }
+        fs
+    }
+
+    #[test]
+    fn a_forest_pairs_its_first_two_trees_where_the_second_is_walked_anyway() {
+        let forest = |fs: &[Filter]| match Classifier::build_tree(fs).unwrap().index {
+            Index::Tree { v4, .. } => v4,
+            Index::Tuples { .. } => panic!("not a tree"),
+        };
+        assert!(forest(&pairable_set(true)).paired(), "not paired");
+        assert!(
+            !forest(&pairable_set(false)).paired(),
+            "paired although tree 0 spares tree 1"
+        );
+    }
+
+    #[test]
+    fn paired_and_single_walks_give_the_same_answers() {
+        // Every set below is classified with its forests paired and not
+        // (whatever the build chose), against the reference, and through
+        // adds and removals (which keep the choice).
+        let mut rng = Rng(0x9A12_ED00_0000_0002);
+        let mut sets: vec::Vec<vec::Vec<Filter>> = vec![pairable_set(true), pairable_set(false)];
+        for _ in 0..12 {
+            let n = 1 + rng.below(400) as u32;
+            sets.push((0..n).map(|i| random_filter(&mut rng, i)).collect());
+        }
+        for fs in &sets {
+            let built = Classifier::build_tree(fs).unwrap();
+            let reference = crate::gpc::reference::LinearClassifier::new(fs);
+            for paired in [false, true] {
+                let mut c = Classifier::build_tree(fs).unwrap();
+                if let Index::Tree { v4, v6 } = &mut c.index {
+                    v4.set_paired(paired);
+                    v6.set_paired(paired);
+                }
+                let c = c.with_added(random_filter(&mut rng, 100_000)).unwrap();
+                let c = c.without(fs[0].id);
+                let reference_now = crate::gpc::reference::LinearClassifier::new(c.filters());
+                for f in fs.iter().chain(c.filters().iter().take(3)) {
+                    // The source moved out of its /8's first half (where
+                    // tree 0 of `pairable_set` closes its gate).
+                    let far = f.src.addr ^ (1 << if f.family == Family::V4 { 23 } else { 119 });
+                    for (s, d, sport, dport) in [
+                        (f.src.addr, f.dst.addr, 9, 1),
+                        (far, f.dst.addr, 9, 1),
+                        (f.src.addr | 1, f.dst.addr | 0x101, 2, 3),
+                        (rng.next().into(), rng.next().into(), 80, 443),
+                    ] {
+                        let key = ports_key(f.family, (s, d), 6, (sport, dport));
+                        let want = reference_now.classify(&key).map(|g| g.id);
+                        assert_eq!(c.classify(&key).map(|g| g.id), want, "paired {paired}");
+                        assert_eq!(c.classify_counting(&key).0.map(|g| g.id), want);
+                        let before = built.classify(&key).map(|g| g.id);
+                        assert_eq!(before, reference.classify(&key).map(|g| g.id));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn filters_on_one_address_pair_pile_up_and_still_classify() {
         // 50 filters on one address pair: they must pile up in one bucket

@@ -104,6 +104,23 @@
 //! and cannot panic; a walk ends because every child is stored after its
 //! parent.
 //!
+//! **Pairs.** Where most packets that walk the first tree walk the second
+//! one too (its rules rank before most of the first's, and the first
+//! tree's match does not spare the walk), the two walks go together, one
+//! step of each per round ([`pair_leaves`]), so that their dependent loads
+//! overlap instead of the second walk starting after the first tree's
+//! leaf scan. The build decides it on its sample keys
+//! ([`Forest::pair_pays`]). ClassBench ipc1 pairs (tree 1, short source
+//! and long destination, is walked by half of the packets, and only a
+//! fifth of those walks find a better rule): at 10k 8-12 ns faster per
+//! packet (IPv4 120 to 109, IPv6 130 to 119 on the best pass of
+//! interleaved runs) for 75 more instructions and 1.5 fewer
+//! mispredictions per packet (cachegrind: 393 to 468, 7.9 to 6.4; D1
+//! misses unchanged); ipc1 1k 41 to 34 ns. acl1 and fw1 10k do not pair.
+//! Lockstep only until the first walk reaches its leaf, then each on its
+//! own (422 instructions) was no faster than no pairing on ipc1 10k IPv4:
+//! the second loop exit costs what the overlap saves.
+//!
 //! Tried and dropped (measured on the development machine): three levels
 //! of a subtree packed in one 64-byte node, all seven comparisons made at
 //! once (a third of the dependent loads but three times the instructions:
@@ -197,6 +214,26 @@
 //!   LL misses 0.37 to 0.60, no faster;
 //! - gate words five to a line again (session 3's): fw1 D1 6.27 to 6.17,
 //!   instructions 391 to 440, 5-8 ns slower on every 10k set.
+//!
+//! Measured in session 6, before the pairs (ipc1 10k IPv4 unless said):
+//! - where the time goes, by skipping one tree's walks (wrong answers,
+//!   timing only): tree 0 about 30 ns, tree 1 (0.51 walks per packet, 0.11
+//!   finding a better rule) 25 ns and 1.8 of the 5.9 D1 misses, the wild
+//!   tree 5 ns, the others nothing; a trace of 100 packets repeated runs
+//!   at 45 ns, of 1000 at 67 ns, of 4000 at 118 (the whole trace: 120);
+//! - tree 1's fruitless walks fail on the destination (0.48 rule checks
+//!   per packet) and the source (0.30) of rules in the packet's own /23:
+//!   a gate 64 times as fine passes 0.44 of its 0.51 walks, an exact
+//!   bound of the best index per gate word or block would skip 0.09;
+//! - leaves of 1, 2 or 4 rules in tree 1 only (fewer rule checks, deeper
+//!   walks), no finer gate for it, and groups 0 and 1 in one tree (156k
+//!   leaf entries for 9.5k rules): none faster;
+//! - software prefetch (`_mm_prefetch`, behind a temporary `unsafe`) of
+//!   every tree's gate word at the start of a lookup, or of the next
+//!   packets' gate words one to four packets ahead: 2-8 ns slower;
+//! - the flow of each filter in a dense array, so that the result does
+//!   not read the 112-byte `Filter`: no faster (that read is off the
+//!   dependent path), likewise a trace of 16-byte keys.
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
@@ -465,6 +502,18 @@ const FINE_PER: usize = 10;
 /// leaf's rules), in nodes.
 const WALK_NODES: usize = 4;
 
+/// A forest pairs its first two trees ([`Forest::pair_pays`]) only when
+/// at least one sample key in this many passes both their gates.
+const PAIR_OPEN: usize = 16;
+
+/// ... and when at least this share (numerator, denominator) of those
+/// keys would walk the second tree after the first anyway. ClassBench
+/// 10k: ipc1 0.74 (IPv4) and 0.80 (IPv6) of 14-17% of the samples, and
+/// pairing is 8-12 ns faster per packet; acl1 0.07-0.10 (it would walk
+/// the second tree for nothing) and fw1 under 1% of the samples: not
+/// paired.
+const PAIR_WALKED: (usize, usize) = (2, 3);
+
 /// A tree's gate: one bit per block of one field (the top `log2(blocks)`
 /// bits of an address word or port), set when a rule of the tree covers
 /// part of the block. A packet whose block is clear can match no rule of
@@ -717,11 +766,32 @@ impl<A: Addr> Tree<A> {
         let mut i = start;
         while let Some(&n) = self.nodes.get(i) {
             if n.is_leaf() {
-                let (start, len) = n.run();
-                return self
-                    .entries
-                    .get(start..start.saturating_add(len))
-                    .unwrap_or(&[]);
+                return self.run(n);
+            }
+            let x = key.get(n.dim() as usize).copied().unwrap_or(0);
+            i = n.child().wrapping_add(usize::from(x >= n.value));
+        }
+        &[]
+    }
+
+    /// The rules of leaf node `n`.
+    #[inline]
+    fn run(&self, n: Node) -> &[Rule<A>] {
+        let (start, len) = n.run();
+        self.entries
+            .get(start..start.saturating_add(len))
+            .unwrap_or(&[])
+    }
+
+    /// [`Tree::leaf`], counting the walk (`walked`) and the nodes visited
+    /// (`tables`).
+    fn leaf_counting(&self, key: &[u32; 8], start: usize, cost: &mut LookupCost) -> &[Rule<A>] {
+        cost.walked = cost.walked.saturating_add(1);
+        let mut i = start;
+        while let Some(&n) = self.nodes.get(i) {
+            cost.tables = cost.tables.saturating_add(1);
+            if n.is_leaf() {
+                return self.run(n);
             }
             let x = key.get(n.dim() as usize).copied().unwrap_or(0);
             i = n.child().wrapping_add(usize::from(x >= n.value));
@@ -1181,6 +1251,61 @@ fn choose<A: Addr>(
     best.map(|(dim, value, _)| (dim, value))
 }
 
+/// The leaves the walks of `key` reach in trees `a` and `b` from their
+/// start nodes `i` and `j`, walked together: one loop whose every round
+/// takes a step in each walk not yet at its leaf (without a branch: a walk
+/// at its leaf stays put), so that the two walks' node loads are in flight
+/// at once, and one loop exit instead of two. It ends: every round moves
+/// a walk not at its leaf to a child, which is always after its parent,
+/// and a position past the nodes reads as an empty leaf.
+#[inline]
+fn pair_leaves<'t, A: Addr>(
+    a: &'t Tree<A>,
+    mut i: usize,
+    b: &'t Tree<A>,
+    mut j: usize,
+    key: &[u32; 8],
+) -> (&'t [Rule<A>], &'t [Rule<A>]) {
+    let mut na = a.nodes.get(i).copied().unwrap_or(Node::EMPTY_LEAF);
+    let mut nb = b.nodes.get(j).copied().unwrap_or(Node::EMPTY_LEAF);
+    loop {
+        let (la, lb) = (na.is_leaf(), nb.is_leaf());
+        if la & lb {
+            break;
+        }
+        let xa = key.get(na.dim() as usize).copied().unwrap_or(0);
+        let xb = key.get(nb.dim() as usize).copied().unwrap_or(0);
+        if !la {
+            i = na.child().wrapping_add(usize::from(xa >= na.value));
+        }
+        if !lb {
+            j = nb.child().wrapping_add(usize::from(xb >= nb.value));
+        }
+        na = a.nodes.get(i).copied().unwrap_or(Node::EMPTY_LEAF);
+        nb = b.nodes.get(j).copied().unwrap_or(Node::EMPTY_LEAF);
+    }
+    (a.run(na), b.run(nb))
+}
+
+/// [`scan`], counting the rules checked (`candidates`).
+fn scan_counting<A: Addr>(
+    leaf: &[Rule<A>],
+    best: u32,
+    p: &Packet<A>,
+    cost: &mut LookupCost,
+) -> u32 {
+    for r in leaf {
+        if r.idx >= best {
+            break;
+        }
+        cost.candidates = cost.candidates.saturating_add(1);
+        if r.matches(p) {
+            return r.idx;
+        }
+    }
+    best
+}
+
 /// The index of the first rule of `leaf` (best first) that matches `p`, if
 /// it is below `best`; else `best`.
 #[inline]
@@ -1263,12 +1388,19 @@ fn sample_keys<A: Addr>(rules: &[Rule<A>]) -> Vec<[u32; 8]> {
 pub(crate) struct Forest<A: Addr> {
     /// At most one tree per group, ordered by their best index.
     trees: Vec<Tree<A>>,
+    /// The first two trees are walked together when both gates let a
+    /// packet through (see [`Forest::pair_pays`]). A speed choice made at
+    /// build; it never changes an answer, so updates keep it as it is.
+    paired: bool,
 }
 
 impl<A: Addr> Forest<A> {
     /// An empty forest.
     pub(crate) const fn new() -> Self {
-        Self { trees: Vec::new() }
+        Self {
+            trees: Vec::new(),
+            paired: false,
+        }
     }
 
     /// Compiles `rules` (ascending `idx`).
@@ -1286,9 +1418,51 @@ impl<A: Addr> Forest<A> {
                 trees.push(Tree::build(g as u8, set, &samples));
             }
         }
-        let mut f = Self { trees };
+        let mut f = Self {
+            trees,
+            paired: false,
+        };
         f.sort_trees();
+        f.paired = f.pair_pays(&samples);
         f
+    }
+
+    /// Whether walking the first two trees together pays, judged on the
+    /// sample keys both their gates let through: it does when the first
+    /// tree's match would seldom spare the second tree's walk (at least
+    /// [`PAIR_WALKED`] of them walk it anyway), and when such keys are not
+    /// rare (at least one in [`PAIR_OPEN`] samples; else the second gate
+    /// test the pair costs every packet that walks the first tree buys
+    /// nothing). The first tree's match is taken as the first rule of its
+    /// leaf whose box holds the key (the tree's fields only: close enough
+    /// for a choice of speed).
+    fn pair_pays(&self, samples: &[[u32; 8]]) -> bool {
+        let [a, b, ..] = self.trees.as_slice() else {
+            return false;
+        };
+        let (mut open, mut walked) = (0usize, 0usize);
+        for k in samples {
+            let (Some(sa), Some(_)) = (a.gate.start(k), b.gate.start(k)) else {
+                continue;
+            };
+            open = open.saturating_add(1);
+            let inside = |r: &&Rule<A>| {
+                (0..DIMS).all(|d| {
+                    let (lo, hi) = interval(r, d);
+                    k.get(d).is_some_and(|&x| lo <= x && x <= hi)
+                })
+            };
+            let best = a
+                .leaf(k, sa)
+                .iter()
+                .find(inside)
+                .map_or(u32::MAX, |r| r.idx);
+            if best > b.min {
+                walked = walked.saturating_add(1);
+            }
+        }
+        open.saturating_mul(PAIR_OPEN) >= samples.len()
+            && walked.saturating_mul(PAIR_WALKED.1) >= open.saturating_mul(PAIR_WALKED.0)
     }
 
     /// A copy with room for one more rule (so [`Forest::insert`] on it does
@@ -1300,6 +1474,7 @@ impl<A: Addr> Forest<A> {
         let room = LEAF_SIZE.saturating_mul(8);
         Self {
             trees: self.trees.iter().map(|t| t.compacted(room, None)).collect(),
+            paired: self.paired,
         }
     }
 
@@ -1309,15 +1484,44 @@ impl<A: Addr> Forest<A> {
 
     /// The best (smallest) index among the rules that match, or `u32::MAX`.
     /// Walks the trees in order of their best index and stops when the next
-    /// cannot beat the match found so far. (Walking the trees in lockstep,
-    /// so that their node loads overlap, measured 10% faster on fw1 10k but
-    /// 20-60% slower on every other set: it walks trees the early stop
-    /// skips, and most packets stop after one to three.)
+    /// cannot beat the match found so far. (Walking all the trees in
+    /// lockstep, so that their node loads overlap, measured 10% faster on
+    /// fw1 10k but 20-60% slower on every other set: it walks trees the
+    /// early stop skips, and most packets stop after one to three. Hence
+    /// pairs only where the second walk is seldom spared.)
+    ///
+    /// In a paired forest ([`Forest::pair_pays`]) a packet both first
+    /// gates let through walks the two trees together ([`pair_leaves`]),
+    /// so that the second walk's loads overlap the first's instead of
+    /// waiting for its leaf scan; the scans then run in order, the second
+    /// only if its tree can still beat the first's match, as a walk one
+    /// after the other would (same answer, and the same rules checked).
     #[inline]
     pub(crate) fn lookup(&self, p: &Packet<A>) -> u32 {
         let k = key_of(p);
         let mut best = u32::MAX;
-        for t in &self.trees {
+        let mut trees = self.trees.as_slice();
+        if self.paired {
+            if let [a, b, more @ ..] = trees {
+                trees = match a.gate.start(&k) {
+                    Some(sa) => {
+                        match b.gate.start(&k) {
+                            Some(sb) => {
+                                let (la, lb) = pair_leaves(a, sa, b, sb, &k);
+                                best = scan(la, best, p);
+                                if b.min < best {
+                                    best = scan(lb, best, p);
+                                }
+                            }
+                            None => best = scan(a.leaf(&k, sa), best, p),
+                        }
+                        more
+                    }
+                    None => trees.get(1..).unwrap_or(&[]),
+                };
+            }
+        }
+        for t in trees {
             if t.min >= best {
                 break;
             }
@@ -1330,41 +1534,34 @@ impl<A: Addr> Forest<A> {
 
     /// [`Forest::lookup`], counting trees walked (`walked`), nodes
     /// visited (`tables`) and rules checked (`candidates`).
+    /// Pairs as [`Forest::lookup`] does: both walks of a pair count.
     pub(crate) fn lookup_counting(&self, p: &Packet<A>, cost: &mut LookupCost) -> u32 {
         let k = key_of(p);
         let mut best = u32::MAX;
-        for t in &self.trees {
+        let mut trees = self.trees.as_slice();
+        if self.paired {
+            if let [a, b, more @ ..] = trees {
+                trees = match a.gate.start(&k) {
+                    Some(sa) => {
+                        let la = a.leaf_counting(&k, sa, cost);
+                        let lb = b.gate.start(&k).map(|sb| b.leaf_counting(&k, sb, cost));
+                        best = scan_counting(la, best, p, cost);
+                        if let Some(lb) = lb.filter(|_| b.min < best) {
+                            best = scan_counting(lb, best, p, cost);
+                        }
+                        more
+                    }
+                    None => trees.get(1..).unwrap_or(&[]),
+                };
+            }
+        }
+        for t in trees {
             if t.min >= best {
                 break;
             }
-            let Some(mut i) = t.gate.start(&k) else {
-                continue;
-            };
-            cost.walked = cost.walked.saturating_add(1);
-            let mut leaf: &[Rule<A>] = &[];
-            for _ in 0..=MAX_DEPTH {
-                let Some(n) = t.nodes.get(i) else { break };
-                cost.tables = cost.tables.saturating_add(1);
-                if n.is_leaf() {
-                    let (start, len) = n.run();
-                    leaf = t
-                        .entries
-                        .get(start..start.saturating_add(len))
-                        .unwrap_or(&[]);
-                    break;
-                }
-                let x = k.get(n.dim() as usize).copied().unwrap_or(0);
-                i = n.child().wrapping_add(usize::from(x >= n.value));
-            }
-            for rule in leaf {
-                if rule.idx >= best {
-                    break;
-                }
-                cost.candidates = cost.candidates.saturating_add(1);
-                if rule.matches(p) {
-                    best = rule.idx;
-                    break;
-                }
+            if let Some(start) = t.gate.start(&k) {
+                let leaf = t.leaf_counting(&k, start, cost);
+                best = scan_counting(leaf, best, p, cost);
             }
         }
         best
@@ -1428,7 +1625,10 @@ impl<A: Addr> Forest<A> {
                 t.min = t.min.saturating_sub(1);
             }
         }
-        let mut f = Self { trees };
+        let mut f = Self {
+            trees,
+            paired: self.paired,
+        };
         f.sort_trees();
         f
     }
@@ -1486,6 +1686,19 @@ impl<A: Addr> Forest<A> {
             .iter()
             .map(|t| (t.group, t.gate.words.len() * 64))
             .collect()
+    }
+
+    /// Whether the first two trees are walked together (for tests).
+    #[cfg(test)]
+    pub(crate) const fn paired(&self) -> bool {
+        self.paired
+    }
+
+    /// Walks the first two trees together or not, whatever
+    /// [`Forest::pair_pays`] chose (for tests: answers must not change).
+    #[cfg(test)]
+    pub(crate) const fn set_paired(&mut self, on: bool) {
+        self.paired = on;
     }
 
     /// Trees held.
