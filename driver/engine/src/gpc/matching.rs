@@ -201,6 +201,8 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     /// True when [`Addr::head_matches`] is not the whole answer: the rule
     /// itself must be checked.
     fn head_full(h: &Self::Head) -> bool;
+    /// Sets a head's rule index (its rule's index moved).
+    fn set_head_idx(h: &mut Self::Head, idx: u32);
 }
 
 impl Addr for u32 {
@@ -267,6 +269,8 @@ impl Addr for u32 {
     fn head_full((): &()) -> bool {
         true
     }
+    #[inline]
+    fn set_head_idx((): &mut (), _: u32) {}
 }
 
 impl Addr for u128 {
@@ -344,6 +348,10 @@ impl Addr for u128 {
     #[inline]
     fn head_full(h: &Head6) -> bool {
         h.full()
+    }
+    #[inline]
+    fn set_head_idx(h: &mut Head6, idx: u32) {
+        h.idx = idx;
     }
 }
 

@@ -866,7 +866,30 @@ impl<A: Addr> Tree<A> {
     fn sync_heads(&mut self) {
         self.heads.clear();
         if A::HEADS {
-            self.heads.extend(self.entries.iter().map(A::head));
+            // As much room as the entries have (an insert's appended runs
+            // then fit): grown by doubling, the copies cost 0.3-0.5 ms of
+            // an add to a 10k IPv6 set.
+            self.heads.reserve_exact(self.entries.capacity());
+        }
+        self.heads_appended();
+    }
+
+    /// Adds the heads of the entries appended since the heads were last in
+    /// step (an insert only appends runs: the entries before stay as they
+    /// were). Rebuilding every head on each insert made adding one filter
+    /// to acl1 10k IPv6 cost 1.0-1.5 ms.
+    fn heads_appended(&mut self) {
+        if A::HEADS {
+            let from = self.heads.len();
+            self.heads
+                .extend(self.entries.get(from..).unwrap_or(&[]).iter().map(A::head));
+        }
+    }
+
+    /// Copies each entry's index to its head (after the indexes shifted).
+    fn heads_reindexed(&mut self) {
+        for (h, r) in self.heads.iter_mut().zip(&self.entries) {
+            A::set_head_idx(h, r.idx);
         }
     }
 
@@ -1075,7 +1098,7 @@ impl<A: Addr> Tree<A> {
             }
         }
         self.min = self.min.min(rule.idx);
-        self.sync_heads();
+        self.heads_appended();
     }
 
     /// A copy whose leaf runs are laid out afresh, without the rule of index
@@ -1687,7 +1710,7 @@ impl<A: Addr> Forest<A> {
             if t.min != u32::MAX && t.min >= from {
                 t.min = t.min.saturating_add(1);
             }
-            t.sync_heads();
+            t.heads_reindexed();
         }
     }
 
@@ -1734,7 +1757,7 @@ impl<A: Addr> Forest<A> {
             if t.min > idx {
                 t.min = t.min.saturating_sub(1);
             }
-            t.sync_heads();
+            t.heads_reindexed();
         }
         let mut f = Self {
             trees,
