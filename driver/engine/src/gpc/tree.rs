@@ -258,7 +258,11 @@
 //! only ever grow into subtrees in place, so the gates' start nodes stay on
 //! the walks. [`Forest::without`] re-lays the entries without the rule
 //! (gate bits stay set: a stale bit costs a walk, never an answer). Both
-//! are O(entries), far below a rebuild.
+//! are O(entries), far below a rebuild. An IPv6 tree's heads follow: the
+//! copy builds them once, an index shift copies each entry's index to its
+//! head, and an insert, which only appends runs, adds the new entries'
+//! heads (acl1 10k IPv6: 0.4 ms to add a filter; rebuilding every head at
+//! each step cost 1.0-1.2 ms).
 
 use alloc::collections::VecDeque;
 use alloc::vec;
