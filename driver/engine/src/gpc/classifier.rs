@@ -939,19 +939,7 @@ mod tests {
     use crate::gpc::{DEFAULT_PRECEDENCE, PortRange, Prefix, ProtocolMatch};
     use alloc::vec;
 
-    /// A tiny deterministic generator (xorshift64*).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::gpc::TestRng as Rng;
 
     /// A TCP/UDP-style key (`protocol`, ports `sport` -> `dport`) with no
     /// DSCP, ECN or tag.

@@ -456,11 +456,7 @@ impl Head6 {
         }
         let mask = (COND_PROTO & ((c & HEAD_PROTO) >> 10).wrapping_neg())
             | (c & (COND_TCP_OR_UDP | COND_PORTS));
-        let sx = u32::from(p.sport.wrapping_sub(self.sport.0));
-        let dx = u32::from(p.dport.wrapping_sub(self.dport.0));
-        let out =
-            u32::from(self.sport.1).wrapping_sub(sx) | u32::from(self.dport.1).wrapping_sub(dx);
-        ((p.cond ^ c) & mask) | (out & (1 << 31)) == 0
+        conds_and_ports(p, c, mask, self.sport, self.dport)
     }
 }
 
@@ -774,16 +770,28 @@ impl<A: Addr> Rule<A> {
             .copied()
             .unwrap_or(0)
             | (c & (COND_TCP_OR_UDP | COND_PORTS));
-        // A packet without ports has ports 0 and fails every rule that
-        // needs ports through the ports bit. A port is out of its range
-        // when span - (port - first) is negative: bit 31 (in integers,
-        // not `bool`s, so that this is one branch, not three).
-        let sx = u32::from(p.sport.wrapping_sub(self.sport.0));
-        let dx = u32::from(p.dport.wrapping_sub(self.dport.0));
-        let out =
-            u32::from(self.sport.1).wrapping_sub(sx) | u32::from(self.dport.1).wrapping_sub(dx);
-        ((p.cond ^ c) & mask) | (out & (1 << 31)) == 0
+        conds_and_ports(p, c, mask, self.sport, self.dport)
     }
+}
+
+/// True when `p`'s conditions word equals `cond` under `mask`, and its
+/// ports are in the ranges `sport` and `dport` (each as first port, last
+/// minus first). A packet without ports has ports 0 and fails every rule
+/// that needs ports through the ports bit. A port is out of its range when
+/// span - (port - first) is negative: bit 31 (in integers, not `bool`s, so
+/// that this is one branch, not three).
+#[inline]
+fn conds_and_ports<A>(
+    p: &Packet<A>,
+    cond: u32,
+    mask: u32,
+    sport: (u16, u16),
+    dport: (u16, u16),
+) -> bool {
+    let sx = u32::from(p.sport.wrapping_sub(sport.0));
+    let dx = u32::from(p.dport.wrapping_sub(dport.0));
+    let out = u32::from(sport.1).wrapping_sub(sx) | u32::from(dport.1).wrapping_sub(dx);
+    ((p.cond ^ cond) & mask) | (out & (1 << 31)) == 0
 }
 
 #[cfg(test)]
@@ -792,19 +800,7 @@ mod tests {
     use crate::gpc::{DEFAULT_PRECEDENCE, Prefix};
     use crate::packet::VlanTag;
 
-    /// A tiny deterministic generator (xorshift64*).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-            xs[(self.next() % xs.len() as u64) as usize]
-        }
-    }
+    use crate::gpc::TestRng as Rng;
 
     /// An IPv6 address from a small pool, so that prefixes and packets
     /// often share bits on both sides of bit 64.

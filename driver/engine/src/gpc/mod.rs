@@ -48,6 +48,28 @@ mod validate;
 #[cfg(any(test, feature = "reference"))]
 pub mod reference;
 
+/// A tiny deterministic generator (xorshift64*) for the unit tests.
+#[cfg(test)]
+pub(crate) struct TestRng(pub(crate) u64);
+
+#[cfg(test)]
+impl TestRng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub(crate) fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
 pub use classifier::{
     BUCKET_LIMIT, Classifier, ClassifierStats, Engine, LookupCost, MAX_FILTERS, PROBES, RELAX_STEP,
     Tuning,
