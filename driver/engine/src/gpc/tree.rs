@@ -227,7 +227,7 @@
 //! - gate words five to a line again (session 3's): fw1 D1 6.27 to 6.17,
 //!   instructions 391 to 440, 5-8 ns slower on every 10k set.
 //!
-//! Measured in session 6, before the pairs (ipc1 10k IPv4 unless said):
+//! Measured on the way to the pairs (ipc1 10k IPv4 unless said):
 //! - where the time goes, by skipping one tree's walks (wrong answers,
 //!   timing only): tree 0 about 30 ns, tree 1 (0.51 walks per packet, 0.11
 //!   finding a better rule) 25 ns and 1.8 of the 5.9 D1 misses, the wild
@@ -491,9 +491,10 @@ struct Tree<A: Addr> {
     /// Leaf runs: the rules themselves, best (smallest index) first.
     entries: Vec<Rule<A>>,
     /// For IPv6 ([`Addr::HEADS`]), each entry's 32-byte head, at the same
-    /// position: what lookups scan ([`Tree::scan`]). Rebuilt from
-    /// `entries` by [`Tree::sync_heads`] after every change; empty for
-    /// IPv4.
+    /// position: what lookups scan ([`Tree::scan`]). Kept in step with
+    /// `entries` by every change (built by [`Tree::sync_heads`], extended
+    /// by [`Tree::heads_appended`], re-indexed by
+    /// [`Tree::heads_reindexed`]); empty for IPv4.
     heads: Vec<A::Head>,
 }
 
