@@ -964,6 +964,24 @@ mod tests {
         }
     }
 
+    /// An IPv4 filter `id` (its flow too) with no condition and the
+    /// default precedence: tests set the fields they need over it.
+    fn any_v4(id: u32) -> Filter {
+        Filter {
+            id,
+            flow: id,
+            family: Family::V4,
+            src: Prefix::ANY,
+            dst: Prefix::ANY,
+            src_ports: PortRange::ANY,
+            dst_ports: PortRange::ANY,
+            protocol: ProtocolMatch::Any,
+            dscp: None,
+            vlan: None,
+            precedence: DEFAULT_PRECEDENCE,
+        }
+    }
+
     fn random_filter(rng: &mut Rng, id: u32) -> Filter {
         let v6 = rng.below(3) == 0;
         let family = if v6 { Family::V6 } else { Family::V4 };
@@ -1089,9 +1107,6 @@ mod tests {
         let mut all = vec::Vec::new();
         for i in 0..600u32 {
             let f = Filter {
-                id: i,
-                flow: i,
-                family: Family::V4,
                 src: Prefix {
                     addr: u128::from(rng.next() as u32),
                     len: 32,
@@ -1100,12 +1115,9 @@ mod tests {
                     addr: u128::from(rng.next() as u32 & 0xFFFF_FF00),
                     len: 24,
                 },
-                src_ports: PortRange::ANY,
                 dst_ports: PortRange::single(rng.below(1000) as u16),
                 protocol: ProtocolMatch::Tcp,
-                dscp: None,
-                vlan: None,
-                precedence: DEFAULT_PRECEDENCE,
+                ..any_v4(i)
             };
             all.push(f);
             c = c.with_added(f).unwrap();
@@ -1223,17 +1235,9 @@ mod tests {
                 )
             };
             fs.push(Filter {
-                id: i,
-                flow: i,
-                family: Family::V4,
                 src,
                 dst,
-                src_ports: PortRange::ANY,
-                dst_ports: PortRange::ANY,
-                protocol: ProtocolMatch::Any,
-                dscp: None,
-                vlan: None,
-                precedence: DEFAULT_PRECEDENCE,
+                ..any_v4(i)
             });
         }
         let c = Classifier::build_tree(&fs).unwrap();
@@ -1275,34 +1279,19 @@ mod tests {
     fn pairable_set(tree1_ranks_first: bool) -> vec::Vec<Filter> {
         let mut rng = Rng(0x9A1E_D000_0000_0001);
         let mut fs = vec::Vec::new();
-        let base = Filter {
-            id: 0,
-            flow: 0,
-            family: Family::V4,
-            src: Prefix::ANY,
-            dst: Prefix::ANY,
-            src_ports: PortRange::ANY,
-            dst_ports: PortRange::ANY,
-            protocol: ProtocolMatch::Any,
-            dscp: None,
-            vlan: None,
-            precedence: DEFAULT_PRECEDENCE,
-        };
         fs.push(Filter {
             precedence: 255,
             src: Prefix {
                 addr: 0x0A00_0000,
                 len: 24,
             },
-            ..base
+            ..any_v4(0)
         });
         for i in 1..1200u32 {
             let src = 0x0A00_0000 | ((rng.below(1 << 12) as u32) << 8);
             let dst = 0xC000_0000 | ((rng.below(1 << 8) as u32) << 8);
             fs.push(if i % 2 == 0 {
                 Filter {
-                    id: i,
-                    flow: i,
                     src: Prefix {
                         addr: u128::from(src),
                         len: 24,
@@ -1311,12 +1300,10 @@ mod tests {
                         addr: 0xC000_0000,
                         len: 16,
                     },
-                    ..base
+                    ..any_v4(i)
                 }
             } else {
                 Filter {
-                    id: i,
-                    flow: i,
                     src: Prefix {
                         addr: 0x0A00_0000,
                         len: 8,
@@ -1326,7 +1313,7 @@ mod tests {
                         len: 24,
                     },
                     precedence: if tree1_ranks_first { 200 } else { 20 },
-                    ..base
+                    ..any_v4(i)
                 }
             });
         }
@@ -1397,9 +1384,6 @@ mod tests {
         // (nothing can split them) and still classify right.
         let fs: vec::Vec<Filter> = (0..50u32)
             .map(|i| Filter {
-                id: i,
-                flow: i,
-                family: Family::V4,
                 src: Prefix {
                     addr: 0x0A00_0001,
                     len: 32,
@@ -1408,12 +1392,9 @@ mod tests {
                     addr: 0x0A00_0002,
                     len: 32,
                 },
-                src_ports: PortRange::ANY,
                 dst_ports: PortRange::single(u16::try_from(i).unwrap()),
                 protocol: ProtocolMatch::Tcp,
-                dscp: None,
-                vlan: None,
-                precedence: DEFAULT_PRECEDENCE,
+                ..any_v4(i)
             })
             .collect();
         let c = Classifier::build_tuned(&fs, Tuning::DEFAULT).unwrap();
