@@ -232,7 +232,9 @@
 //!   timing only): tree 0 about 30 ns, tree 1 (0.51 walks per packet, 0.11
 //!   finding a better rule) 25 ns and 1.8 of the 5.9 D1 misses, the wild
 //!   tree 5 ns, the others nothing; a trace of 100 packets repeated runs
-//!   at 45 ns, of 1000 at 67 ns, of 4000 at 118 (the whole trace: 120);
+//!   at 45 ns, of 1000 at 67 ns, of 4000 at 118 (the whole trace: 120)
+//!   (read then as the working set; the next section shows the branch
+//!   predictor learning the short traces is much of it);
 //! - tree 1's fruitless walks fail on the destination (0.48 rule checks
 //!   per packet) and the source (0.30) of rules in the packet's own /23:
 //!   a gate 64 times as fine passes 0.44 of its 0.51 walks, an exact
@@ -246,6 +248,36 @@
 //! - the flow of each filter in a dense array, so that the result does
 //!   not read the 112-byte `Filter`: no faster (that read is off the
 //!   dependent path), likewise a trace of 16-byte keys.
+//!
+//! Measured in session 6 (10k sets unless said; wall clock as the best
+//! pass of 5 interleaved rounds):
+//! - a 1k set's trace of fresh packets (ten seeds' traces, 11-12k
+//!   packets) runs at 63-122 ns, its own 1.1k-packet trace at 44-56, and
+//!   that trace ten times in a row (the memory of ten, the branches of
+//!   one) at 35-51: the predictor learns a trace it sees again every
+//!   thousand packets, so 1k sets were measured flattered. At 10k, 12k and
+//!   36k fresh packets read the same. Mispredictions, not misses, are most
+//!   of a lookup's cost: fw1 1k costs as much as fw1 10k on fresh packets,
+//!   with every line it reads in L1 or L2;
+//! - where the L1 misses are, from a model of the lines each lookup reads
+//!   (an LRU 48 KB 12-way L1 and 2 MB L2 replaying the trace; it gives
+//!   within 0.2 of cachegrind's totals), per packet: ipc1 IPv4 gate words
+//!   1.06, nodes 1.12, rules 2.12 (the bench's key and result reads 1.5
+//!   more); fw1 IPv4 gates 1.96, nodes 0.72, rules 1.98; acl1 gates 0.38,
+//!   nodes 0.94, rules 1.55; L2 misses about 0. The model puts 16-byte
+//!   IPv4 rules at 0.4-0.55 fewer misses per packet, 24-byte ones at
+//!   0.05-0.15 fewer, 8-byte gate words at 0.07-0.17 fewer;
+//! - batch lookups again (session 3 tried 16): 8 packets a batch, walks of
+//!   each tree in rounds (lockstep, compacted, or always all 8 walks with
+//!   closed ones parked on an empty leaf): 780-1090 instructions against
+//!   405-470, 8.7-10.8 mispredictions against 5.7-6.5, 1.2-1.7 times as
+//!   slow at 10k; two packets a batch, each tree's two walks in lockstep: acl1
+//!   faster, ipc1 and fw1 IPv6 slower (ipc1 loses its tree pair);
+//! - one branch per rule in IPv4 leaf scans (session 3's, again): ipc1
+//!   6.46 to 5.83 mispredictions, +60 instructions; ipc1 10k faster, fw1
+//!   10k and ipc1 1k slower; the first two rules of a run checked without
+//!   a branch: +110 instructions, no faster;
+//! - transparent huge pages for the bench's heap: no change.
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
