@@ -1064,9 +1064,9 @@ mod tests {
             assert!(f.1 > 0);
             assert_eq!(f.0, f.1, "child pairs across a line boundary");
         }
-        for (on, all) in [v4.runs_on_line(), v6.runs_on_line()] {
+        for (fewest, all) in [v4.runs_in_fewest_blocks(), v6.runs_in_fewest_blocks()] {
             assert!(all > 0);
-            assert_eq!(on, all, "leaf runs off their line");
+            assert_eq!(fewest, all, "leaf runs over more blocks than they need");
         }
         // A copy made for an insert is laid out afresh, and after the
         // insert still classifies like the reference.
@@ -1096,8 +1096,8 @@ mod tests {
         };
         let (inside, all) = v4.pairs_in_line();
         assert!(inside * 10 >= all * 9, "{inside} of {all} pairs in line");
-        let (on, all) = v4.runs_on_line();
-        assert!(on * 10 >= all * 9, "{on} of {all} IPv4 runs on their line");
+        let (fewest, all) = v4.runs_in_fewest_blocks();
+        assert_eq!(fewest, all, "leaf runs over more blocks than they need");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! bits of a `u128`, so one prefix mask (`len` leading one bits) serves both
 //! families.
 
+use super::lanes::{Block4, Block6, LaneBlock};
 use super::{Filter, PortRange, ProtocolMatch};
 use crate::packet::{Family, FlowKey, L4};
 
@@ -185,24 +186,9 @@ pub(crate) trait Addr: Copy + Eq + core::fmt::Debug {
     const KEY_BITS: u8;
     /// How many of [`Addr::words`] carry address bits (1 or 2).
     const WORDS: usize;
-    /// What a decision tree's leaf scan reads of each rule when it is not
-    /// the rule itself ([`Addr::HEADS`]): [`Head6`] for IPv6, nothing for
-    /// IPv4.
-    type Head: Copy + Eq + core::fmt::Debug;
-    /// True when trees scan [`Addr::Head`]s (a dense copy of the rules'
-    /// hot half) instead of the rules.
-    const HEADS: bool;
-    /// The head of `r`.
-    fn head(r: &Rule<Self>) -> Self::Head;
-    /// A head's rule index.
-    fn head_idx(h: &Self::Head) -> u32;
-    /// False when the head's rule cannot match `p`.
-    fn head_matches(h: &Self::Head, p: &Packet<Self>) -> bool;
-    /// True when [`Addr::head_matches`] is not the whole answer: the rule
-    /// itself must be checked.
-    fn head_full(h: &Self::Head) -> bool;
-    /// Sets a head's rule index (its rule's index moved).
-    fn set_head_idx(h: &mut Self::Head, idx: u32);
+    /// Four rules side by side, as a decision tree's leaf scan reads them
+    /// ([`super::lanes`]).
+    type Block: LaneBlock<Self>;
 }
 
 impl Addr for u32 {
@@ -251,26 +237,7 @@ impl Addr for u32 {
     const SHORT_BELOW: u8 = 16;
     const KEY_BITS: u8 = 32;
     const WORDS: usize = 1;
-    /// A 32-byte rule is as dense as a head would be.
-    type Head = ();
-    const HEADS: bool = false;
-    #[inline]
-    fn head(_: &Rule<Self>) {}
-    // IPv4 trees scan their rules: the head functions are never called.
-    #[inline]
-    fn head_idx((): &()) -> u32 {
-        u32::MAX
-    }
-    #[inline]
-    fn head_matches((): &(), _: &Packet<Self>) -> bool {
-        false
-    }
-    #[inline]
-    fn head_full((): &()) -> bool {
-        true
-    }
-    #[inline]
-    fn set_head_idx((): &mut (), _: u32) {}
+    type Block = Block4;
 }
 
 impl Addr for u128 {
@@ -331,133 +298,7 @@ impl Addr for u128 {
     const SHORT_BELOW: u8 = 48;
     const KEY_BITS: u8 = 64;
     const WORDS: usize = 2;
-    type Head = Head6;
-    const HEADS: bool = true;
-    #[inline]
-    fn head(r: &Rule<Self>) -> Head6 {
-        Head6::of(r)
-    }
-    #[inline]
-    fn head_idx(h: &Head6) -> u32 {
-        h.idx
-    }
-    #[inline]
-    fn head_matches(h: &Head6, p: &Packet<Self>) -> bool {
-        h.matches(p)
-    }
-    #[inline]
-    fn head_full(h: &Head6) -> bool {
-        h.full()
-    }
-    #[inline]
-    fn set_head_idx(h: &mut Head6, idx: u32) {
-        h.idx = idx;
-    }
-}
-
-/// The hot half of a 64-byte IPv6 [`Rule`], 32 bytes: what a decision
-/// tree's leaf scan reads, two to a cache line instead of one rule a line
-/// (a leaf scan checks 3-5 rules a packet on ClassBench 10k). It holds the
-/// first 64 bits of each address, the port ranges, the index, and the
-/// protocol and port conditions with the prefix lengths cut at 64 in one
-/// word ([`HEAD_PROTO`]). A rule with more than that (a prefix longer than
-/// 64 bits, a DSCP or VLAN condition: rare on IPv6 hosts, and absent from
-/// the benchmark sets) is marked full ([`HEAD_FULL`]): a scan whose head
-/// check passes then checks the rule itself. Heads are derived from the
-/// rules ([`Addr::head`]) and rebuilt whenever a tree's rules change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C, align(32))]
-pub(crate) struct Head6 {
-    src: u64,
-    dst: u64,
-    /// Source port range as (first port, last - first).
-    sport: (u16, u16),
-    /// Destination port range as (first port, last - first).
-    dport: (u16, u16),
-    /// The rule's index.
-    idx: u32,
-    /// Bits 0..10 as [`Rule`]'s conditions word (protocol, TCP or UDP,
-    /// ports); [`HEAD_PROTO`], the prefix lengths ([`HEAD_SRC_LEN`],
-    /// [`HEAD_DST_LEN`]) and [`HEAD_FULL`] above.
-    cond: u32,
-}
-
-/// [`Head6::cond`]: the head checks the protocol number (bits 0..8).
-const HEAD_PROTO: u32 = 1 << 10;
-/// [`Head6::cond`]: the source prefix length, at most 64, from this bit
-/// (7 bits).
-const HEAD_SRC_LEN: u32 = 11;
-/// [`Head6::cond`]: the destination prefix length, at most 64, from this
-/// bit (7 bits).
-const HEAD_DST_LEN: u32 = 18;
-/// [`Head6::cond`]: the head check is not the whole answer.
-const HEAD_FULL: u32 = 1 << 25;
-
-/// The mask of `len` leading one bits of a `u64` (128 entries, so that
-/// indexing by a 7-bit length needs no bounds check; past 64, all ones).
-// Indexing here runs at compile time: out of bounds would fail the build,
-// it cannot panic at run time.
-#[allow(clippy::indexing_slicing)]
-static MASKS64: [u64; 128] = {
-    let mut m = [u64::MAX; 128];
-    let mut len = 0;
-    while len < 64 {
-        m[len] = if len == 0 { 0 } else { u64::MAX << (64 - len) };
-        len += 1;
-    }
-    m
-};
-
-impl Head6 {
-    /// The head of the IPv6 rule `r`.
-    fn of(r: &Rule<u128>) -> Self {
-        let (sl, dl) = r.lens();
-        // The rule's kind bits: 1 VLAN, 2 protocol number, 4 DSCP.
-        let kinds = r.cond >> COND_KINDS;
-        let full = sl > 64 || dl > 64 || kinds & 5 != 0;
-        let proto = if kinds & 2 != 0 { HEAD_PROTO } else { 0 };
-        Self {
-            src: (r.src >> 64) as u64,
-            dst: (r.dst >> 64) as u64,
-            sport: r.sport,
-            dport: r.dport,
-            idx: r.idx,
-            cond: (r.cond & (COND_PROTO | COND_TCP_OR_UDP | COND_PORTS))
-                | proto
-                | (u32::from(sl.min(64)) << HEAD_SRC_LEN)
-                | (u32::from(dl.min(64)) << HEAD_DST_LEN)
-                | if full { HEAD_FULL } else { 0 },
-        }
-    }
-
-    /// True when the head check is not the whole answer.
-    const fn full(&self) -> bool {
-        self.cond & HEAD_FULL != 0
-    }
-
-    /// False when the rule cannot match `p`; true when it does, unless the
-    /// head is [`Head6::full`]. The same tests as [`Rule::matches`] on what
-    /// the head holds.
-    #[inline]
-    fn matches(&self, p: &Packet<u128>) -> bool {
-        let c = self.cond;
-        let ms = MASKS64
-            .get(((c >> HEAD_SRC_LEN) & 0x7F) as usize)
-            .copied()
-            .unwrap_or(0);
-        let md = MASKS64
-            .get(((c >> HEAD_DST_LEN) & 0x7F) as usize)
-            .copied()
-            .unwrap_or(0);
-        let xs = ((p.src >> 64) as u64) ^ self.src;
-        let xd = ((p.dst >> 64) as u64) ^ self.dst;
-        if (xs & ms) | (xd & md) != 0 {
-            return false;
-        }
-        let mask = (COND_PROTO & ((c & HEAD_PROTO) >> 10).wrapping_neg())
-            | (c & (COND_TCP_OR_UDP | COND_PORTS));
-        conds_and_ports(p, c, mask, self.sport, self.dport)
-    }
+    type Block = Block6;
 }
 
 /// The IPv6 prefix mask of each length (256 entries, so that indexing by
@@ -497,7 +338,7 @@ pub(crate) struct Packet<A> {
     pub(crate) dport: u16,
     /// Protocol, DSCP and VLAN, laid out like [`Rule::cond`] (see
     /// [`COND_PROTO`]).
-    cond: u32,
+    pub(super) cond: u32,
 }
 
 impl<A: Addr> Packet<A> {
@@ -566,22 +407,22 @@ impl<A: Addr> Packet<A> {
 /// and then are their own mask. (Checking each condition apart cost 45
 /// instructions and a mispredicted branch in three per rule that passed
 /// the address test.)
-const COND_PROTO: u32 = 0xFF;
+pub(super) const COND_PROTO: u32 = 0xFF;
 /// [`COND_PROTO`]: the packet is TCP or UDP / the rule needs it to be.
-const COND_TCP_OR_UDP: u32 = 1 << 8;
+pub(super) const COND_TCP_OR_UDP: u32 = 1 << 8;
 /// [`COND_PROTO`]: the packet carries ports / the rule needs them.
-const COND_PORTS: u32 = 1 << 9;
+pub(super) const COND_PORTS: u32 = 1 << 9;
 /// [`COND_PROTO`]: the DSCP.
-const COND_DSCP: u32 = (0x3F << 10) | COND_BAD_DSCP;
+pub(super) const COND_DSCP: u32 = (0x3F << 10) | COND_BAD_DSCP;
 /// [`COND_PROTO`]: a packet's DSCP is out of range (no rule sets it).
 const COND_BAD_DSCP: u32 = 1 << 31;
 /// [`COND_PROTO`]: the VLAN id and the tagged bit.
-const COND_VLAN: u32 = 0x1FFF << 16;
+pub(super) const COND_VLAN: u32 = 0x1FFF << 16;
 /// [`COND_PROTO`]: the tagged bit.
 const COND_TAGGED: u32 = 1 << 28;
 /// [`COND_PROTO`]: a rule's bits 28, 29, 30 say that it checks the VLAN,
 /// the protocol number, the DSCP (its bit 31 is clear).
-const COND_KINDS: u32 = 28;
+pub(super) const COND_KINDS: u32 = 28;
 /// The mask of the conditions a rule checks, by its bits 28..31 (16
 /// entries, so that indexing by `cond >> 28` needs no bounds check; bit
 /// 31 of a rule is clear).
@@ -620,10 +461,12 @@ const fn cond_mask(k: u32) -> u32 {
     x
 }
 
-/// The conditions of one filter in the compact form a bucket or leaf holds
+/// The conditions of one filter in the compact form a tuple bucket holds
 /// inline (32 bytes for IPv4, aligned so that two fill a cache line and
-/// none straddles two; 64 bytes for IPv6), so that scanning reads consecutive memory and
-/// never the filter itself. `idx` is the filter's position in rank order.
+/// none straddles two; 64 bytes for IPv6), so that scanning reads
+/// consecutive memory and never the filter itself; a decision tree's
+/// leaves hold the same fields four rules side by side
+/// ([`super::lanes`]). `idx` is the filter's position in rank order.
 ///
 /// The form is chosen for [`Rule::matches`], which a lookup runs on most
 /// rules of a leaf and which fails on most: the prefix masks are stored
@@ -636,23 +479,23 @@ const fn cond_mask(k: u32) -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(32))]
 pub(crate) struct Rule<A: Addr> {
-    src: A,
-    dst: A,
-    src_mask: A::Prefix,
-    dst_mask: A::Prefix,
+    pub(super) src: A,
+    pub(super) dst: A,
+    pub(super) src_mask: A::Prefix,
+    pub(super) dst_mask: A::Prefix,
     /// Source port range as (first port, last - first).
-    sport: (u16, u16),
+    pub(super) sport: (u16, u16),
     /// Destination port range as (first port, last - first).
-    dport: (u16, u16),
+    pub(super) dport: (u16, u16),
     /// The filter's index (rank order, smaller wins).
     pub(crate) idx: u32,
     /// Protocol, port, DSCP and VLAN conditions (see [`COND_PROTO`]).
-    cond: u32,
+    pub(super) cond: u32,
     /// No bytes: aligns a 64-byte (IPv6) rule to 64, so that an array of
     /// them is an array of cache lines (aligned to 32, as an IPv4 rule is,
     /// each rule straddled two lines whenever the array started half way
     /// into one).
-    line: [A::Line; 0],
+    pub(super) line: [A::Line; 0],
 }
 
 impl<A: Addr> Rule<A> {
@@ -792,132 +635,4 @@ fn conds_and_ports<A>(
     let dx = u32::from(p.dport.wrapping_sub(dport.0));
     let out = u32::from(sport.1).wrapping_sub(sx) | u32::from(dport.1).wrapping_sub(dx);
     ((p.cond ^ cond) & mask) | (out & (1 << 31)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gpc::{DEFAULT_PRECEDENCE, Prefix};
-    use crate::packet::VlanTag;
-
-    use crate::gpc::TestRng as Rng;
-
-    /// An IPv6 address from a small pool, so that prefixes and packets
-    /// often share bits on both sides of bit 64.
-    fn addr(rng: &mut Rng) -> u128 {
-        let hi = rng.pick(&[
-            0x2001_0db8_0000_0001u64,
-            0x2001_0db8_0000_0002,
-            0xfe80 << 48,
-        ]);
-        let lo = rng.pick(&[0u64, 1, 0x8000_0000_0000_0000, 0xdead_beef]);
-        (u128::from(hi) << 64) | u128::from(lo)
-    }
-
-    fn prefix(rng: &mut Rng) -> Prefix {
-        let len = rng.pick(&[0u8, 1, 17, 32, 48, 63, 64, 65, 96, 127, 128]);
-        Prefix {
-            addr: addr(rng) & prefix_mask(len),
-            len,
-        }
-    }
-
-    fn ports(rng: &mut Rng) -> PortRange {
-        match rng.next() % 3 {
-            0 => PortRange::ANY,
-            1 => PortRange::single(rng.pick(&[53, 80, 443])),
-            _ => PortRange { lo: 1000, hi: 2000 },
-        }
-    }
-
-    /// A packet near the filter `f`: its addresses with a bit flipped now
-    /// and then (before, at or past bit 64), ports in and out of its
-    /// ranges, or none.
-    fn packet_near(rng: &mut Rng, f: &Filter) -> FlowKey {
-        let mut near = |a: u128| {
-            let flip = rng.pick(&[None, Some(0u32), Some(40), Some(63), Some(64), Some(100)]);
-            flip.map_or(a, |bit| a ^ (1u128 << bit))
-        };
-        let (src, dst) = (near(f.src.addr | 7), near(f.dst.addr));
-        let port = |rng: &mut Rng| rng.pick(&[0u16, 53, 80, 443, 1000, 1500, 2001, 65535]);
-        let l4 = if rng.next() % 5 == 0 {
-            L4::None
-        } else {
-            L4::Ports {
-                src: port(rng),
-                dst: port(rng),
-            }
-        };
-        FlowKey {
-            family: Family::V6,
-            src,
-            dst,
-            protocol: rng.pick(&[PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, 50]),
-            l4,
-            dscp: rng.pick(&[0u8, 46, 70]),
-            ecn: 0,
-            vlan: rng
-                .pick(&[None, Some(7u16), Some(4095)])
-                .map(|vid| VlanTag {
-                    vid,
-                    pcp: 0,
-                    dei: false,
-                }),
-        }
-    }
-
-    #[test]
-    fn an_ipv6_head_decides_as_its_rule_does() {
-        // The head check, with the rule's own check where the head is
-        // marked full, must give the rule's answer for every packet; and a
-        // head is exact (not full) exactly when the rule has no prefix
-        // past 64 bits and no DSCP or VLAN condition.
-        let mut rng = Rng(0x4EAD_0000_0000_0001);
-        let (mut exact, mut full, mut matched, mut matched_exact) = (0, 0, 0, 0);
-        for i in 0..4000u32 {
-            let f = Filter {
-                id: i,
-                flow: i,
-                family: Family::V6,
-                src: prefix(&mut rng),
-                dst: prefix(&mut rng),
-                src_ports: ports(&mut rng),
-                dst_ports: ports(&mut rng),
-                protocol: rng.pick(&[
-                    ProtocolMatch::Any,
-                    ProtocolMatch::Tcp,
-                    ProtocolMatch::Udp,
-                    ProtocolMatch::TcpOrUdp,
-                    ProtocolMatch::Icmp,
-                    ProtocolMatch::Number(50),
-                ]),
-                dscp: rng.pick(&[None, None, Some(46)]),
-                vlan: rng.pick(&[None, None, Some(7)]),
-                precedence: DEFAULT_PRECEDENCE,
-            };
-            let r = Rule::<u128>::new(&f, i);
-            let h = Head6::of(&r);
-            let long = f.src.len > 64 || f.dst.len > 64;
-            assert_eq!(h.full(), long || f.dscp.is_some() || f.vlan.is_some());
-            if h.full() {
-                full += 1;
-            } else {
-                exact += 1;
-            }
-            for _ in 0..30 {
-                let key = packet_near(&mut rng, &f);
-                let p = Packet::new(key.src, key.dst, &key);
-                let want = f.matches(&key);
-                assert_eq!(r.matches(&p), want, "rule {f:?} on {key:?}");
-                let got = h.matches(&p) && (!h.full() || r.matches(&p));
-                assert_eq!(got, want, "head of {f:?} on {key:?}");
-                matched += usize::from(want);
-                matched_exact += usize::from(want && !h.full());
-            }
-        }
-        assert!(
-            exact > 300 && full > 300 && matched > 1000 && matched_exact > 300,
-            "{exact} {full} {matched} {matched_exact}"
-        );
-    }
 }

@@ -39,6 +39,7 @@
 use crate::packet::Family;
 
 mod classifier;
+mod lanes;
 mod matching;
 mod rank;
 mod table;

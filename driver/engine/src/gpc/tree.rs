@@ -53,33 +53,25 @@
 //!   split would not shed a filter on either side, or at [`MAX_DEPTH`], or
 //!   once the tree holds [`REPLICATION`] times its filters in leaves (the
 //!   build goes breadth first, so a tree that runs out stops at an even
-//!   depth), becomes a leaf: a run of compact [`Rule`]s (32 bytes for
-//!   IPv4, 64 for IPv6) held inline, best rank first. The scan stops at the first rule
-//!   that matches, or as soon as a rule cannot beat the best found in an
-//!   earlier tree. Inline rules spare the scan a dependent load per rule
-//!   (holding `u32` positions into one rule array instead measured 10-30%
-//!   slower), and the groups below keep copies rare: ClassBench sets hold
-//!   1.0-1.3 rules per filter in leaves, 41-60 bytes of index per IPv4
-//!   filter with nodes and gates. An IPv4 run of two or more rules starts
-//!   on a cache line ([`push_run`]: a filler before it when it would start
-//!   half way into one), so that a scan of its first two rules reads one
-//!   line (cachegrind, 10k IPv4: 0.2-0.3 fewer D1 misses per packet, for
-//!   about 3 bytes per filter). An IPv6 rule is aligned to 64 bytes (see
-//!   `Rule`'s `line`), one line each: aligned to 32, rules straddled two
-//!   lines in the arrays that started half way into one (cachegrind, fw1
-//!   10k IPv6: 10.4 to 9.5 D1 misses per packet, ipc1 8.5 to 7.6). Lookups
-//!   in an IPv6 tree scan 32-byte heads instead ([`Head6`]: the first 64
-//!   bits of each address, lengths cut at 64, ports, index, protocol),
-//!   two to a line, kept beside the rules at the same positions; a head
-//!   that is not the whole rule (a longer prefix, a DSCP or VLAN
-//!   condition) sends a scan whose head check passed to the rule itself.
-//!   ClassBench 10k IPv6, cachegrind: D1 misses fw1 8.9 to 7.1, ipc1 8.1
-//!   to 6.4, acl1 6.0 to 4.7 per packet at the same instruction counts;
-//!   2-4 ns faster per packet on the best pass of interleaved runs (fw1,
-//!   ipc1, acl1); 32 bytes more per IPv6 entry. A first version without
-//!   the source port range (a rule with one was full: a fifth of
-//!   ClassBench fw1 and ipc1) missed 1.5 fewer lines per packet but was
-//!   no faster: its full heads cost a line on most matches.
+//!   depth), becomes a leaf: a run of rules held inline, best rank
+//!   first, four side by side in a block ([`Lanes`]: one block check
+//!   compares a packet with four rules in SSE2 vector operations and
+//!   branches once). The scan stops at the first rule that matches, or as
+//!   soon as a block's first rule of the run cannot beat the best found in
+//!   an earlier tree. Inline rules spare the scan a dependent load per
+//!   rule (holding `u32` positions into one rule array instead measured
+//!   10-30% slower), and the groups below keep copies rare: ClassBench
+//!   sets hold 1.0-1.3 rules per filter in leaves, 41-60 bytes of index
+//!   per IPv4 filter with nodes and gates.
+//!
+//!   Before the blocks, rules were checked one by one: 32-byte IPv4 rules
+//!   (a run of two or more started on a cache line: 0.2-0.3 fewer D1
+//!   misses per packet), and for IPv6 32-byte heads kept beside the
+//!   64-byte rules (the first 64 bits of each address, lengths, ports,
+//!   index: fw1 10k IPv6 8.9 to 7.1 D1 misses per packet, 2-4 ns faster
+//!   than scanning the rules). Which rule of a leaf matched was then the
+//!   largest source of mispredictions; see [`super::lanes`] for what the
+//!   blocks gained.
 //! - **Groups (after EffiCuts/CutSplit).** Filters wide in the field a
 //!   tree splits on straddle every split of it and get copied into every
 //!   leaf below. So each family's filters are partitioned by the field they
@@ -283,26 +275,23 @@
 //! runs out afresh, dropping what earlier inserts left behind): indexes
 //! behind the new rule's shift by one, the rule opens its blocks in its
 //! tree's gate, then it is copied into every leaf of its group's tree that
-//! its box overlaps (the leaf's run is re-laid at the end of the entry
-//! array); a leaf that passes [`SPLIT_AT`] filters is grown into a subtree
+//! its box overlaps (the leaf's run is re-laid at the end of the
+//! blocks); a leaf that passes [`SPLIT_AT`] filters is grown into a subtree
 //! on the spot, the same way the build grows nodes, so a set built one
 //! filter at a time (the way `tcctl` adds them) keeps short leaves. Leaves
 //! only ever grow into subtrees in place, so the gates' start nodes stay on
 //! the walks. [`Forest::without`] re-lays the entries without the rule
 //! (gate bits stay set: a stale bit costs a walk, never an answer). Both
-//! are O(entries), far below a rebuild. An IPv6 tree's heads follow: the
-//! copy builds them once, an index shift copies each entry's index to its
-//! head, and an insert, which only appends runs, adds the new entries'
-//! heads (acl1 10k IPv6: 0.4 ms to add a filter; rebuilding every head at
-//! each step cost 1.0-1.2 ms).
+//! are O(entries), far below a rebuild. An index shift rewrites each
+//! lane's index in place ([`Lanes::map_idx`]); an insert only appends
+//! runs.
 
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use super::LookupCost;
-#[cfg(doc)]
-use super::matching::Head6;
+use super::lanes::Lanes;
 use super::matching::{Addr, Packet, Rule};
 
 /// Leaves hold at most this many filters unless no split helps.
@@ -520,14 +509,9 @@ struct Tree<A: Addr> {
     gate: Gate,
     /// Node 0 is the root; children are always after their parent.
     nodes: Vec<Node>,
-    /// Leaf runs: the rules themselves, best (smallest index) first.
-    entries: Vec<Rule<A>>,
-    /// For IPv6 ([`Addr::HEADS`]), each entry's 32-byte head, at the same
-    /// position: what lookups scan ([`Tree::scan`]). Kept in step with
-    /// `entries` by every change (built by [`Tree::sync_heads`], extended
-    /// by [`Tree::heads_appended`], re-indexed by
-    /// [`Tree::heads_reindexed`]); empty for IPv4.
-    heads: Vec<A::Head>,
+    /// Leaf runs, best (smallest index) first, four rules side by side
+    /// (see [`Lanes`]).
+    entries: Lanes<A>,
 }
 
 impl<A: Addr> Clone for Tree<A> {
@@ -851,47 +835,22 @@ impl<A: Addr> Tree<A> {
     }
 
     /// The index of the first rule of leaf `n`'s run that matches `p`, if
-    /// it is below `best`; else `best` ([`scan`]). IPv6 trees scan the
-    /// run's heads and read a rule only when its head is not exact.
+    /// it is below `best`; else `best` ([`Lanes::scan`]).
     #[inline(always)]
     fn scan(&self, n: Node, best: u32, p: &Packet<A>) -> u32 {
-        if !A::HEADS {
-            return scan(self.run(n), best, p);
-        }
         let (start, len) = n.run();
-        let end = start.saturating_add(len);
-        let heads = self.heads.get(start..end).unwrap_or(&[]);
-        for (i, h) in heads.iter().enumerate() {
-            let idx = A::head_idx(h);
-            if idx >= best {
-                break;
-            }
-            if A::head_matches(h, p)
-                && (!A::head_full(h)
-                    || self
-                        .entries
-                        .get(start.wrapping_add(i))
-                        .is_some_and(|r| r.matches(p)))
-            {
-                return idx;
-            }
-        }
-        best
+        self.entries.scan(start, len, best, p)
     }
 
     /// The first match below `best` in the leaf the walk of `key` from
-    /// node `start` reaches ([`Tree::leaf`], [`Tree::scan`]). IPv4 trees
-    /// walk to the leaf's rules directly, in one loop: through the leaf
-    /// node, as IPv6 heads need, cost 6-11 more instructions per packet.
+    /// node `start` reaches ([`Tree::leaf`], [`Tree::scan`]), in one loop:
+    /// the walk reaches the leaf's run directly.
     #[inline(always)]
     fn walk_scan(&self, key: &[u32; 8], start: usize, best: u32, p: &Packet<A>) -> u32 {
-        if A::HEADS {
-            return self.scan(self.leaf(key, start), best, p);
-        }
         let mut i = start;
         while let Some(&n) = self.nodes.get(i) {
             if n.is_leaf() {
-                return scan(self.run(n), best, p);
+                return self.scan(n, best, p);
             }
             let x = key.get(n.dim() as usize).copied().unwrap_or(0);
             i = n.child().wrapping_add(usize::from(x >= n.value));
@@ -899,60 +858,32 @@ impl<A: Addr> Tree<A> {
         best
     }
 
-    /// Rebuilds [`Tree::heads`] from the entries (IPv6).
-    fn sync_heads(&mut self) {
-        self.heads.clear();
-        if A::HEADS {
-            // As much room as the entries have (an insert's appended runs
-            // then fit): grown by doubling, the copies cost 0.3-0.5 ms of
-            // an add to a 10k IPv6 set.
-            self.heads.reserve_exact(self.entries.capacity());
-        }
-        self.heads_appended();
-    }
-
-    /// Adds the heads of the entries appended since the heads were last in
-    /// step (an insert only appends runs: the entries before stay as they
-    /// were). Rebuilding every head on each insert made adding one filter
-    /// to acl1 10k IPv6 cost 1.0-1.5 ms.
-    fn heads_appended(&mut self) {
-        if A::HEADS {
-            let from = self.heads.len();
-            self.heads
-                .extend(self.entries.get(from..).unwrap_or(&[]).iter().map(A::head));
-        }
-    }
-
-    /// Copies each entry's index to its head (after the indexes shifted).
-    fn heads_reindexed(&mut self) {
-        for (h, r) in self.heads.iter_mut().zip(&self.entries) {
-            A::set_head_idx(h, r.idx);
-        }
-    }
-
     /// The rules of leaf node `n`.
-    #[inline]
-    fn run(&self, n: Node) -> &[Rule<A>] {
+    fn run(&self, n: Node) -> impl Iterator<Item = Rule<A>> + Clone + '_ {
         let (start, len) = n.run();
-        self.entries
-            .get(start..start.saturating_add(len))
-            .unwrap_or(&[])
+        self.entries.run(start, len)
     }
 
     /// [`Tree::leaf`], counting the walk (`walked`) and the nodes visited
     /// (`tables`).
-    fn leaf_counting(&self, key: &[u32; 8], start: usize, cost: &mut LookupCost) -> &[Rule<A>] {
+    fn leaf_counting(&self, key: &[u32; 8], start: usize, cost: &mut LookupCost) -> Node {
         cost.walked = cost.walked.saturating_add(1);
         let mut i = start;
         while let Some(&n) = self.nodes.get(i) {
             cost.tables = cost.tables.saturating_add(1);
             if n.is_leaf() {
-                return self.run(n);
+                return n;
             }
             let x = key.get(n.dim() as usize).copied().unwrap_or(0);
             i = n.child().wrapping_add(usize::from(x >= n.value));
         }
-        &[]
+        Node::EMPTY_LEAF
+    }
+
+    /// [`Tree::scan`], counting the rules compared (`candidates`).
+    fn scan_counting(&self, n: Node, best: u32, p: &Packet<A>, cost: &mut LookupCost) -> u32 {
+        let (start, len) = n.run();
+        self.entries.scan_counting(start, len, best, p, cost)
     }
 
     /// Builds the tree of `set` (ascending index); `samples` are keys of
@@ -969,8 +900,7 @@ impl<A: Addr> Tree<A> {
             min: set.first().map_or(u32::MAX, |r| r.idx),
             gate: Gate::of(&set),
             nodes: vec![Node::EMPTY_LEAF],
-            entries: Vec::with_capacity(set.len().saturating_add(set.len() / 4)),
-            heads: Vec::new(),
+            entries: Lanes::with_capacity(set.len().saturating_add(set.len() / 4)),
         };
         let whole: Boxed = [(0, u32::MAX); DIMS];
         let live = set.len();
@@ -979,7 +909,6 @@ impl<A: Addr> Tree<A> {
         t.grow(queue, budget, live);
         t.nodes = clustered(&t.nodes, 0).0;
         t.entries = laid_out(&mut t.nodes, &t.entries, 0, None);
-        t.sync_heads();
         t.gate.set_starts(&t.nodes);
         if let Some(mut fine) = fine {
             fine.set_starts(&t.nodes);
@@ -1036,7 +965,7 @@ impl<A: Addr> Tree<A> {
                 None
             };
             let Some((dim, value)) = split else {
-                let start = push_run(&mut self.entries, set.iter().copied(), set.len());
+                let start = self.entries.push_run(set.iter().copied(), set.len());
                 if let Some(n) = self.nodes.get_mut(id) {
                     *n = Node::leaf(start, set.len());
                 }
@@ -1109,10 +1038,7 @@ impl<A: Addr> Tree<A> {
                 continue;
             }
             let (start, len) = n.run();
-            let old = self
-                .entries
-                .get(start..start.saturating_add(len))
-                .unwrap_or(&[]);
+            let old: Vec<Rule<A>> = self.entries.run(start, len).collect();
             let at = old.partition_point(|e| e.idx < rule.idx);
             let mut set = Vec::with_capacity(len.saturating_add(1));
             set.extend_from_slice(old.get(..at).unwrap_or(&[]));
@@ -1128,14 +1054,13 @@ impl<A: Addr> Tree<A> {
                 queue.push_back((i, set, range, depth));
                 self.grow(queue, budget, live);
             } else {
-                let new_start = push_run(&mut self.entries, set.iter().copied(), set.len());
+                let new_start = self.entries.push_run(set.iter().copied(), set.len());
                 if let Some(n) = self.nodes.get_mut(i) {
                     *n = Node::leaf(new_start, set.len());
                 }
             }
         }
         self.min = self.min.min(rule.idx);
-        self.heads_appended();
     }
 
     /// A copy whose leaf runs are laid out afresh, without the rule of index
@@ -1149,16 +1074,13 @@ impl<A: Addr> Tree<A> {
         let min = entries.iter().map(|r| r.idx).min().unwrap_or(u32::MAX);
         let mut gate = self.gate.clone();
         gate.moved(&moved);
-        let mut t = Self {
+        Self {
             group: self.group,
             min,
             gate,
             nodes,
             entries,
-            heads: Vec::new(),
-        };
-        t.sync_heads();
-        t
+        }
     }
 
     fn heap_bytes(&self) -> usize {
@@ -1171,17 +1093,8 @@ impl<A: Addr> Tree<A> {
             .nodes
             .capacity()
             .saturating_mul(core::mem::size_of::<Node>());
-        let entries = self
-            .entries
-            .capacity()
-            .saturating_mul(core::mem::size_of::<Rule<A>>());
-        let heads = self
-            .heads
-            .capacity()
-            .saturating_mul(core::mem::size_of::<A::Head>());
         gate.saturating_add(nodes)
-            .saturating_add(entries)
-            .saturating_add(heads)
+            .saturating_add(self.entries.heap_bytes())
     }
 
     fn longest_leaf(&self) -> u32 {
@@ -1194,71 +1107,32 @@ impl<A: Addr> Tree<A> {
     }
 }
 
-/// The leaf runs of `nodes` (over `old`) laid out afresh in a new array
-/// with `room` entries to spare, without the rule of index `drop`, each
-/// run placed by [`push_run`]; the leaves are pointed at their new runs.
+/// The leaf runs of `nodes` (over `old`) laid out afresh with `room`
+/// rules to spare, without the rule of index `drop`, each run placed by
+/// [`Lanes::push_run`]; the leaves are pointed at their new runs.
 fn laid_out<A: Addr>(
     nodes: &mut [Node],
-    old: &[Rule<A>],
+    old: &Lanes<A>,
     room: usize,
     drop: Option<u32>,
-) -> Vec<Rule<A>> {
-    // Rules kept, and the fillers `push_run` adds when the array starts
-    // on a line (`pads[0]`) or half way into one (`pads[1]`): the array
-    // holds exactly the larger, plus `room`.
-    let size = core::mem::size_of::<Rule<A>>();
-    let (mut kept, mut pads, mut at) = (0usize, [0usize; 2], [0usize; 2]);
+) -> Lanes<A> {
+    // The lanes the runs and their fillers take, so that the blocks are
+    // allocated once.
+    let mut at = 0usize;
     for n in nodes.iter().filter(|n| n.is_leaf()) {
         let (start, len) = n.run();
-        let run = old.get(start..start.saturating_add(len)).unwrap_or(&[]);
-        let count = run.iter().filter(|r| Some(r.idx) != drop).count();
-        kept = kept.saturating_add(count);
-        for (phase, (pad, at)) in pads.iter_mut().zip(at.iter_mut()).enumerate() {
-            if size < 64 && count >= 2 && (phase.wrapping_add(*at)) % 2 == 1 {
-                *pad = pad.saturating_add(1);
-                *at = at.saturating_add(1);
-            }
-            *at = at.saturating_add(count);
-        }
+        let count = old.run(start, len).filter(|r| Some(r.idx) != drop).count();
+        at = Lanes::<A>::next_start(at, count).saturating_add(count);
     }
-    let spare = room.saturating_add(pads[0].max(pads[1]));
-    let mut entries = Vec::with_capacity(kept.saturating_add(spare));
+    let mut entries = Lanes::with_capacity(at.saturating_add(room));
     for n in nodes.iter_mut().filter(|n| n.is_leaf()) {
         let (start, len) = n.run();
-        let run = old.get(start..start.saturating_add(len)).unwrap_or(&[]);
-        let kept = run.iter().filter(|r| Some(r.idx) != drop);
+        let kept = old.run(start, len).filter(|r| Some(r.idx) != drop);
         let count = kept.clone().count();
-        let new_start = push_run(&mut entries, kept.copied(), count);
+        let new_start = entries.push_run(kept, count);
         *n = Node::leaf(new_start, count);
     }
     entries
-}
-
-/// Appends a leaf's run of `len` rules to `entries` and returns where it
-/// starts. A run of two or more 32-byte (IPv4) rules that would start in
-/// the second half of a cache line gets a filler first (a copy of a rule,
-/// outside every run), so that a scan of its first two rules reads one
-/// line, not two (on ClassBench 10k IPv4, 4.3 to 3.9 lines read per packet
-/// by count; 64-byte IPv6 rules are a line each). Only when the array has
-/// room: a move would lose the placement anyway.
-fn push_run<A: Addr>(
-    entries: &mut Vec<Rule<A>>,
-    run: impl Iterator<Item = Rule<A>> + Clone,
-    len: usize,
-) -> usize {
-    let size = core::mem::size_of::<Rule<A>>();
-    let room = entries.capacity().saturating_sub(entries.len());
-    if size < 64 && len >= 2 && room > len {
-        let at = (entries.as_ptr() as usize).wrapping_add(entries.len().wrapping_mul(size));
-        if at % 64 != 0 {
-            if let Some(first) = run.clone().next() {
-                entries.push(first);
-            }
-        }
-    }
-    let start = entries.len();
-    entries.extend(run);
-    start
 }
 
 /// Nodes in a cache line (8-byte nodes, 64-byte lines).
@@ -1455,40 +1329,6 @@ fn pair_leaves<A: Addr>(
     (na, nb)
 }
 
-/// [`scan`], counting the rules checked (`candidates`).
-fn scan_counting<A: Addr>(
-    leaf: &[Rule<A>],
-    best: u32,
-    p: &Packet<A>,
-    cost: &mut LookupCost,
-) -> u32 {
-    for r in leaf {
-        if r.idx >= best {
-            break;
-        }
-        cost.candidates = cost.candidates.saturating_add(1);
-        if r.matches(p) {
-            return r.idx;
-        }
-    }
-    best
-}
-
-/// The index of the first rule of `leaf` (best first) that matches `p`, if
-/// it is below `best`; else `best`.
-#[inline]
-fn scan<A: Addr>(leaf: &[Rule<A>], best: u32, p: &Packet<A>) -> u32 {
-    for r in leaf {
-        if r.idx >= best {
-            break;
-        }
-        if r.matches(p) {
-            return r.idx;
-        }
-    }
-    best
-}
-
 /// Most sample keys [`sample_keys`] makes from rules.
 const SAMPLES: usize = 4096;
 
@@ -1614,7 +1454,7 @@ impl<A: Addr> Forest<A> {
                 continue;
             };
             open = open.saturating_add(1);
-            let inside = |r: &&Rule<A>| {
+            let inside = |r: &Rule<A>| {
                 (0..DIMS).all(|d| {
                     let (lo, hi) = interval(r, d);
                     k.get(d).is_some_and(|&x| lo <= x && x <= hi)
@@ -1622,7 +1462,6 @@ impl<A: Addr> Forest<A> {
             };
             let best = a
                 .run(a.leaf(k, sa))
-                .iter()
                 .find(inside)
                 .map_or(u32::MAX, |r| r.idx);
             if best > b.min {
@@ -1713,9 +1552,9 @@ impl<A: Addr> Forest<A> {
                     Some(sa) => {
                         let la = a.leaf_counting(&k, sa, cost);
                         let lb = b.gate.start(&k).map(|sb| b.leaf_counting(&k, sb, cost));
-                        best = scan_counting(la, best, p, cost);
+                        best = a.scan_counting(la, best, p, cost);
                         if let Some(lb) = lb.filter(|_| b.min < best) {
-                            best = scan_counting(lb, best, p, cost);
+                            best = b.scan_counting(lb, best, p, cost);
                         }
                         more
                     }
@@ -1729,7 +1568,7 @@ impl<A: Addr> Forest<A> {
             }
             if let Some(start) = t.gate.start(&k) {
                 let leaf = t.leaf_counting(&k, start, cost);
-                best = scan_counting(leaf, best, p, cost);
+                best = t.scan_counting(leaf, best, p, cost);
             }
         }
         best
@@ -1739,15 +1578,11 @@ impl<A: Addr> Forest<A> {
     /// `from` in the classifier's list).
     pub(crate) fn shift_up_from(&mut self, from: u32) {
         for t in &mut self.trees {
-            for r in &mut t.entries {
-                if r.idx >= from {
-                    r.idx = r.idx.saturating_add(1);
-                }
-            }
+            t.entries
+                .map_idx(|i| if i >= from { i.saturating_add(1) } else { i });
             if t.min != u32::MAX && t.min >= from {
                 t.min = t.min.saturating_add(1);
             }
-            t.heads_reindexed();
         }
     }
 
@@ -1763,8 +1598,7 @@ impl<A: Addr> Forest<A> {
                     min: u32::MAX,
                     gate: Gate::of(&[rule]),
                     nodes: vec![Node::EMPTY_LEAF],
-                    entries: Vec::new(),
-                    heads: Vec::new(),
+                    entries: Lanes::with_capacity(0),
                 });
                 self.trees.last_mut()
             }
@@ -1786,15 +1620,11 @@ impl<A: Addr> Forest<A> {
             .filter(|t| t.min != u32::MAX)
             .collect();
         for t in &mut trees {
-            for r in &mut t.entries {
-                if r.idx > idx {
-                    r.idx = r.idx.saturating_sub(1);
-                }
-            }
+            t.entries
+                .map_idx(|i| if i > idx { i.saturating_sub(1) } else { i });
             if t.min > idx {
                 t.min = t.min.saturating_sub(1);
             }
-            t.heads_reindexed();
         }
         let mut f = Self {
             trees,
@@ -1829,25 +1659,24 @@ impl<A: Addr> Forest<A> {
         (inside, all)
     }
 
-    /// Of the leaf runs of two or more 32-byte rules, or of one or more
-    /// 64-byte rules, how many start on a cache line, and how many there
-    /// are (for tests: after a build, all).
+    /// Of the leaf runs, how many span no more blocks of four rules than
+    /// their length needs, and how many there are (for tests: all).
     #[cfg(test)]
-    pub(crate) fn runs_on_line(&self) -> (usize, usize) {
-        let size = core::mem::size_of::<Rule<A>>();
-        let (mut on, mut all) = (0, 0);
+    pub(crate) fn runs_in_fewest_blocks(&self) -> (usize, usize) {
+        use super::lanes::LANES;
+        let (mut fewest, mut all) = (0, 0);
         for t in &self.trees {
             for n in t.nodes.iter().filter(|n| n.is_leaf()) {
                 let (s, l) = n.run();
-                if l >= 64 / size {
+                if l > 0 {
                     all += 1;
-                    if (t.entries.as_ptr() as usize + s * size) % 64 == 0 {
-                        on += 1;
+                    if (s + l - 1) / LANES - s / LANES + 1 == l.div_ceil(LANES) {
+                        fewest += 1;
                     }
                 }
             }
         }
-        (on, all)
+        (fewest, all)
     }
 
     /// Each tree's group and gate blocks (for tests).
@@ -1906,20 +1735,14 @@ impl<A: Addr> Forest<A> {
                 t.min,
                 t.entries.iter().map(|r| r.idx).min().unwrap_or(u32::MAX)
             );
-            if A::HEADS {
-                assert!(
-                    t.heads.iter().copied().eq(t.entries.iter().map(A::head)),
-                    "heads out of step with the rules"
-                );
-            } else {
-                assert!(t.heads.is_empty());
-            }
+            t.entries.check();
             let mut rules: Vec<Rule<A>> = Vec::new();
             for n in t.nodes.iter().filter(|n| n.is_leaf()) {
                 let (s, l) = n.run();
-                let run = &t.entries[s..s + l];
+                let run: Vec<Rule<A>> = t.entries.run(s, l).collect();
+                assert_eq!(run.len(), l, "leaf past the rules");
                 assert!(run.windows(2).all(|w| w[0].idx < w[1].idx), "leaf unsorted");
-                for r in run {
+                for r in &run {
                     assert_eq!(group_of(r), t.group);
                     if !rules.iter().any(|q| q.idx == r.idx) {
                         rules.push(*r);
@@ -1969,7 +1792,10 @@ impl<A: Addr> Forest<A> {
                     let n = t.nodes[i];
                     if n.is_leaf() {
                         let (s, l) = n.run();
-                        assert!(t.entries[s..s + l].contains(r), "rule missing from a leaf");
+                        assert!(
+                            t.entries.run(s, l).any(|q| q == *r),
+                            "rule missing from a leaf"
+                        );
                         continue;
                     }
                     let (lo, hi) = b[n.dim() as usize];
