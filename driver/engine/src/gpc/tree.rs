@@ -271,6 +271,31 @@
 //!   a branch: +110 instructions, no faster;
 //! - transparent huge pages for the bench's heap: no change.
 //!
+//! Measured in session 7 (10k sets; best pass of interleaved runs;
+//! cachegrind per packet):
+//! - where a lookup's time goes, by leaving parts out (wrong answers,
+//!   timing only): the key and the loop about 11-13 ns, all gate tests
+//!   5-10 ns more; walking every open tree and scanning nothing 98 ns on
+//!   ipc1 IPv4 (the whole lookup 117-129), 68-74 on fw1 IPv6 (113-132),
+//!   59 on acl1 IPv4 (81-89). Hence the leaf blocks ([`Lanes`]);
+//! - with blocks, leaves of 4, 6, 12 or 16 rules: 4 has fewer
+//!   instructions, mispredictions and misses (ipc1 IPv4 533 / 4.3 / 6.9
+//!   against 550 / 5.0 / 7.0) but up to 88 bytes per IPv4 filter (ipc1
+//!   10k) and was no faster; 6 the same speed at up to 76 bytes (fw1 1k); 12 and 16 more of
+//!   everything (16: 614 / 5.4 / 7.9) and no faster;
+//! - IPv6 blocks of 128 bytes (prefix lengths in spare bits, masks from a
+//!   table per lane) instead of 192: D1 misses ipc1 8.9 to 7.0, fw1 9.3 to
+//!   7.6, but 60-75 more instructions, no faster (fw1 107.9 / 108.7,
+//!   ipc1 107.3 / 109.6);
+//! - no check of a block's first index against the match in hand (the
+//!   hit's index is checked anyway): 0.7 fewer mispredictions on ipc1,
+//!   50-70 more instructions, no faster;
+//! - runs always starting a block: no faster, 5 bytes per IPv4 filter
+//!   more; a walk's inner nodes: half of ipc1's (3.7 of 7.7 per packet)
+//!   split on the field of the node above, so nodes of several splits on
+//!   one field could cut the walk's dependent loads (not tried: a change
+//!   of the node format, the gates' start nodes and in-place growth).
+//!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
 //! behind the new rule's shift by one, the rule opens its blocks in its
