@@ -359,6 +359,15 @@ impl<A: Addr> Lanes<A> {
         self.blocks.get(i / LANES)?.rule(i % LANES)
     }
 
+    /// The index of the rule at position `i` (cheaper than
+    /// [`Lanes::get`]: one word).
+    pub(crate) fn idx(&self, i: usize) -> Option<u32> {
+        if i >= self.len {
+            return None;
+        }
+        Some(self.blocks.get(i / LANES)?.idx((i % LANES) as u32))
+    }
+
     /// The rules at positions `start..start + len`.
     pub(crate) fn run(
         &self,

@@ -1143,18 +1143,25 @@ fn laid_out<A: Addr>(
 ) -> Lanes<A> {
     // The lanes the runs and their fillers take, so that the blocks are
     // allocated once.
+    // Counted by index alone: rebuilding each rule costs more.
+    let kept = |start: usize, len: usize| {
+        (start..start.saturating_add(len))
+            .map_while(|i| old.idx(i))
+            .filter(|&i| Some(i) != drop)
+            .count()
+    };
     let mut at = 0usize;
     for n in nodes.iter().filter(|n| n.is_leaf()) {
         let (start, len) = n.run();
-        let count = old.run(start, len).filter(|r| Some(r.idx) != drop).count();
+        let count = kept(start, len);
         at = Lanes::<A>::next_start(at, count).saturating_add(count);
     }
     let mut entries = Lanes::with_capacity(at.saturating_add(room));
     for n in nodes.iter_mut().filter(|n| n.is_leaf()) {
         let (start, len) = n.run();
-        let kept = old.run(start, len).filter(|r| Some(r.idx) != drop);
-        let count = kept.clone().count();
-        let new_start = entries.push_run(kept, count);
+        let count = kept(start, len);
+        let run = old.run(start, len).filter(|r| Some(r.idx) != drop);
+        let new_start = entries.push_run(run, count);
         *n = Node::leaf(new_start, count);
     }
     entries
