@@ -94,23 +94,66 @@ pub(crate) trait LaneBlock<A: Addr>: Copy + Default + Debug {
     fn set_idx(&mut self, lane: usize, idx: u32);
 }
 
-/// 0 when a packet with conditions word `pc` and ports `sp`, `dp` meets a
-/// lane's conditions word `c` and port ranges `s`, `d` (first port in the
-/// low half, last minus first in the high half); non-zero otherwise. The
-/// mask of the conditions a rule checks comes from its kind bits (bits
-/// 28, 29, 30: VLAN, protocol number, DSCP; see [`COND_KINDS`]) by shifts,
-/// not from a table, so that four lanes compute it at once. A port is out
-/// of range when span - (port - first) is negative: bit 31.
-#[inline(always)]
-fn conds_and_ports(pc: u32, sp: u32, dp: u32, s: u32, d: u32, c: u32) -> u32 {
-    let mask = (((c >> COND_KINDS) & 1).wrapping_neg() & COND_VLAN)
-        | (((c >> (COND_KINDS + 1)) & 1).wrapping_neg() & COND_PROTO)
-        | (((c >> (COND_KINDS + 2)) & 1).wrapping_neg() & COND_DSCP)
-        | (c & (COND_TCP_OR_UDP | COND_PORTS));
-    let sx = sp.wrapping_sub(s & 0xFFFF) & 0xFFFF;
-    let dx = dp.wrapping_sub(d & 0xFFFF) & 0xFFFF;
-    let out = ((s >> 16).wrapping_sub(sx) | (d >> 16).wrapping_sub(dx)) >> 31;
-    ((pc ^ c) & mask) | out
+/// An address word a block compares: the whole IPv4 address (`u32`), or
+/// the high 64 bits of an IPv6 address (`u64`).
+pub(crate) trait Word:
+    Copy
+    + Default
+    + Debug
+    + Eq
+    + core::ops::BitXor<Output = Self>
+    + core::ops::BitAnd<Output = Self>
+    + core::ops::BitOr<Output = Self>
+{
+    /// Zero exactly when `self` is: the word folded into 32 bits.
+    fn fold(self) -> u32;
+}
+
+impl Word for u32 {
+    #[inline(always)]
+    fn fold(self) -> u32 {
+        self
+    }
+}
+
+impl Word for u64 {
+    #[inline(always)]
+    fn fold(self) -> u32 {
+        (self as u32) | ((self >> 32) as u32)
+    }
+}
+
+/// Four rules, each field in one array (see the module docs): the
+/// address words with their prefix masks, the port ranges (first port in
+/// the low half, last minus first in the high half), the conditions word
+/// (a rule's own, see [`COND_KINDS`]) and the index. [`Block4`] holds
+/// whole IPv4 rules (128 bytes); [`Block6`] the high 64 bits of IPv6
+/// addresses, masks cut at 64 bits, and [`FULL`] in the index of a rule
+/// with a longer prefix, so that a hit must be confirmed by the rule
+/// itself (192 bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub(crate) struct Block<W> {
+    src: [W; LANES],
+    src_mask: [W; LANES],
+    dst: [W; LANES],
+    dst_mask: [W; LANES],
+    sport: [u32; LANES],
+    dport: [u32; LANES],
+    cond: [u32; LANES],
+    idx: [u32; LANES],
+}
+
+/// Four IPv4 rules.
+pub(crate) type Block4 = Block<u32>;
+/// Four IPv6 rules' hot halves.
+pub(crate) type Block6 = Block<u64>;
+
+/// Sets lane `lane` of `a` (below [`LANES`]).
+fn put<T>(a: &mut [T; LANES], lane: usize, v: T) {
+    if let Some(x) = a.get_mut(lane) {
+        *x = v;
+    }
 }
 
 /// A port range as a lane holds it: first port, and last minus first
@@ -124,39 +167,70 @@ const fn lane_ports(x: u32) -> (u16, u16) {
     (x as u16, (x >> 16) as u16)
 }
 
-/// Four IPv4 rules, each field in one array (see the module docs). The
-/// lanes hold the whole rules: a lane's address test is the rule's (value
-/// and mask), its conditions word is the rule's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[repr(C, align(64))]
-pub(crate) struct Block4 {
-    src: [u32; LANES],
-    src_mask: [u32; LANES],
-    dst: [u32; LANES],
-    dst_mask: [u32; LANES],
-    sport: [u32; LANES],
-    dport: [u32; LANES],
-    cond: [u32; LANES],
-    idx: [u32; LANES],
+impl<W: Word> Block<W> {
+    /// Puts a rule's fields in lane `lane`, its addresses and masks as
+    /// words `addr`, its index word `idx`.
+    fn set_lane<A: Addr>(&mut self, lane: usize, r: &Rule<A>, addr: [W; 4], idx: u32) {
+        let [src, src_mask, dst, dst_mask] = addr;
+        put(&mut self.src, lane, src);
+        put(&mut self.src_mask, lane, src_mask);
+        put(&mut self.dst, lane, dst);
+        put(&mut self.dst_mask, lane, dst_mask);
+        put(&mut self.sport, lane, port_lane(r.sport));
+        put(&mut self.dport, lane, port_lane(r.dport));
+        put(&mut self.cond, lane, r.cond);
+        put(&mut self.idx, lane, idx);
+    }
+
+    /// Bit `i` set when lane `i` passes a packet whose address words are
+    /// `ks`, `kd`, conditions word `pc` and ports `sp`, `dp`. The four
+    /// lanes are written out one by one (destructured, no indexing): the
+    /// compiler vectorizes the four identical computations.
+    #[inline(always)]
+    fn hits_of(&self, ks: W, kd: W, pc: u32, sp: u16, dp: u16) -> u32 {
+        let (sp, dp) = (u32::from(sp), u32::from(dp));
+        let lane = |src: W, sm: W, dst: W, dm: W, s: u32, d: u32, c: u32| {
+            let addr = (((ks ^ src) & sm) | ((kd ^ dst) & dm)).fold();
+            u32::from(addr | conds_and_ports(pc, sp, dp, s, d, c) == 0)
+        };
+        let [s0, s1, s2, s3] = self.src;
+        let [sm0, sm1, sm2, sm3] = self.src_mask;
+        let [d0, d1, d2, d3] = self.dst;
+        let [dm0, dm1, dm2, dm3] = self.dst_mask;
+        let [sp0, sp1, sp2, sp3] = self.sport;
+        let [dp0, dp1, dp2, dp3] = self.dport;
+        let [c0, c1, c2, c3] = self.cond;
+        lane(s0, sm0, d0, dm0, sp0, dp0, c0)
+            | (lane(s1, sm1, d1, dm1, sp1, dp1, c1) << 1)
+            | (lane(s2, sm2, d2, dm2, sp2, dp2, c2) << 2)
+            | (lane(s3, sm3, d3, dm3, sp3, dp3, c3) << 3)
+    }
+}
+
+/// 0 when a packet with conditions word `pc` and ports `sp`, `dp` meets a
+/// lane's conditions word `c` and port ranges `s`, `d`; non-zero
+/// otherwise. The mask of the conditions a rule checks comes from its
+/// kind bits (bits 28, 29, 30: VLAN, protocol number, DSCP; see
+/// [`COND_KINDS`]) by shifts, not from a table, so that four lanes compute
+/// it at once. A port is out of range when span - (port - first) is
+/// negative: bit 31.
+#[inline(always)]
+fn conds_and_ports(pc: u32, sp: u32, dp: u32, s: u32, d: u32, c: u32) -> u32 {
+    let mask = (((c >> COND_KINDS) & 1).wrapping_neg() & COND_VLAN)
+        | (((c >> (COND_KINDS + 1)) & 1).wrapping_neg() & COND_PROTO)
+        | (((c >> (COND_KINDS + 2)) & 1).wrapping_neg() & COND_DSCP)
+        | (c & (COND_TCP_OR_UDP | COND_PORTS));
+    let sx = sp.wrapping_sub(s & 0xFFFF) & 0xFFFF;
+    let dx = dp.wrapping_sub(d & 0xFFFF) & 0xFFFF;
+    let out = ((s >> 16).wrapping_sub(sx) | (d >> 16).wrapping_sub(dx)) >> 31;
+    ((pc ^ c) & mask) | out
 }
 
 impl LaneBlock<u32> for Block4 {
     const KEEPS_RULES: bool = false;
 
     fn set(&mut self, lane: usize, r: &Rule<u32>) {
-        let put = |a: &mut [u32; LANES], v: u32| {
-            if let Some(x) = a.get_mut(lane) {
-                *x = v;
-            }
-        };
-        put(&mut self.src, r.src);
-        put(&mut self.src_mask, r.src_mask);
-        put(&mut self.dst, r.dst);
-        put(&mut self.dst_mask, r.dst_mask);
-        put(&mut self.sport, port_lane(r.sport));
-        put(&mut self.dport, port_lane(r.dport));
-        put(&mut self.cond, r.cond);
-        put(&mut self.idx, r.idx);
+        self.set_lane(lane, r, [r.src, r.src_mask, r.dst, r.dst_mask], r.idx);
     }
 
     fn rule(&self, lane: usize) -> Option<Rule<u32>> {
@@ -174,27 +248,9 @@ impl LaneBlock<u32> for Block4 {
         })
     }
 
-    /// Four lanes written out one by one (destructured, no indexing): the
-    /// compiler vectorizes the four identical computations.
     #[inline(always)]
     fn hits(&self, p: &Packet<u32>) -> u32 {
-        let (ks, kd, pc) = (p.src, p.dst, p.cond);
-        let (sp, dp) = (u32::from(p.sport), u32::from(p.dport));
-        let lane = |src: u32, sm: u32, dst: u32, dm: u32, s: u32, d: u32, c: u32| {
-            let addr = ((ks ^ src) & sm) | ((kd ^ dst) & dm);
-            u32::from(addr | conds_and_ports(pc, sp, dp, s, d, c) == 0)
-        };
-        let [s0, s1, s2, s3] = self.src;
-        let [sm0, sm1, sm2, sm3] = self.src_mask;
-        let [d0, d1, d2, d3] = self.dst;
-        let [dm0, dm1, dm2, dm3] = self.dst_mask;
-        let [sp0, sp1, sp2, sp3] = self.sport;
-        let [dp0, dp1, dp2, dp3] = self.dport;
-        let [c0, c1, c2, c3] = self.cond;
-        lane(s0, sm0, d0, dm0, sp0, dp0, c0)
-            | (lane(s1, sm1, d1, dm1, sp1, dp1, c1) << 1)
-            | (lane(s2, sm2, d2, dm2, sp2, dp2, c2) << 2)
-            | (lane(s3, sm3, d3, dm3, sp3, dp3, c3) << 3)
+        self.hits_of(p.src, p.dst, p.cond, p.sport, p.dport)
     }
 
     #[inline(always)]
@@ -208,9 +264,7 @@ impl LaneBlock<u32> for Block4 {
     }
 
     fn set_idx(&mut self, lane: usize, idx: u32) {
-        if let Some(x) = self.idx.get_mut(lane) {
-            *x = idx;
-        }
+        put(&mut self.idx, lane, idx);
     }
 }
 
@@ -226,70 +280,25 @@ const fn mask64(len: u8) -> u64 {
     }
 }
 
-/// Four IPv6 rules' hot halves, each field in one array (see the module
-/// docs): the high 64 bits of each address with its mask (a prefix cut at
-/// 64 bits), the port ranges and conditions word as IPv4's, and the index
-/// with [`FULL`] set when the rule has a prefix longer than 64 bits, so
-/// that a hit must be confirmed by the rule itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[repr(C, align(64))]
-pub(crate) struct Block6 {
-    src: [u64; LANES],
-    dst: [u64; LANES],
-    src_mask: [u64; LANES],
-    dst_mask: [u64; LANES],
-    sport: [u32; LANES],
-    dport: [u32; LANES],
-    cond: [u32; LANES],
-    idx: [u32; LANES],
-}
-
 impl LaneBlock<u128> for Block6 {
     const KEEPS_RULES: bool = true;
 
     fn set(&mut self, lane: usize, r: &Rule<u128>) {
-        fn put<T>(a: &mut [T; LANES], lane: usize, v: T) {
-            if let Some(x) = a.get_mut(lane) {
-                *x = v;
-            }
-        }
         let (sl, dl) = r.lens();
         let full = if sl > 64 || dl > 64 { FULL } else { 0 };
-        put(&mut self.src, lane, (r.src >> 64) as u64);
-        put(&mut self.dst, lane, (r.dst >> 64) as u64);
-        put(&mut self.src_mask, lane, mask64(sl));
-        put(&mut self.dst_mask, lane, mask64(dl));
-        put(&mut self.sport, lane, port_lane(r.sport));
-        put(&mut self.dport, lane, port_lane(r.dport));
-        put(&mut self.cond, lane, r.cond);
-        put(&mut self.idx, lane, r.idx | full);
+        let high = |a: u128| (a >> 64) as u64;
+        let addr = [high(r.src), mask64(sl), high(r.dst), mask64(dl)];
+        self.set_lane(lane, r, addr, r.idx | full);
     }
 
     fn rule(&self, _: usize) -> Option<Rule<u128>> {
         None
     }
 
-    /// As [`Block4::hits`], on 64-bit address halves.
     #[inline(always)]
     fn hits(&self, p: &Packet<u128>) -> u32 {
-        let (ks, kd, pc) = ((p.src >> 64) as u64, (p.dst >> 64) as u64, p.cond);
-        let (sp, dp) = (u32::from(p.sport), u32::from(p.dport));
-        let lane = |src: u64, sm: u64, dst: u64, dm: u64, s: u32, d: u32, c: u32| {
-            let a = ((ks ^ src) & sm) | ((kd ^ dst) & dm);
-            let addr = (a as u32) | ((a >> 32) as u32);
-            u32::from(addr | conds_and_ports(pc, sp, dp, s, d, c) == 0)
-        };
-        let [s0, s1, s2, s3] = self.src;
-        let [sm0, sm1, sm2, sm3] = self.src_mask;
-        let [d0, d1, d2, d3] = self.dst;
-        let [dm0, dm1, dm2, dm3] = self.dst_mask;
-        let [sp0, sp1, sp2, sp3] = self.sport;
-        let [dp0, dp1, dp2, dp3] = self.dport;
-        let [c0, c1, c2, c3] = self.cond;
-        lane(s0, sm0, d0, dm0, sp0, dp0, c0)
-            | (lane(s1, sm1, d1, dm1, sp1, dp1, c1) << 1)
-            | (lane(s2, sm2, d2, dm2, sp2, dp2, c2) << 2)
-            | (lane(s3, sm3, d3, dm3, sp3, dp3, c3) << 3)
+        let high = |a: u128| (a >> 64) as u64;
+        self.hits_of(high(p.src), high(p.dst), p.cond, p.sport, p.dport)
     }
 
     #[inline(always)]
