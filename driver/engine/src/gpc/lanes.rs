@@ -461,6 +461,35 @@ impl<A: Addr> Lanes<A> {
     /// position past the blocks ends the scan.
     #[inline(always)]
     pub(crate) fn scan(&self, start: usize, len: usize, best: u32, p: &Packet<A>) -> u32 {
+        self.scan_blocks(start, len, best, p, |_| {})
+    }
+
+    /// [`Lanes::scan`], counting the rules compared (`candidates`: the
+    /// run's lanes of each block checked).
+    pub(crate) fn scan_counting(
+        &self,
+        start: usize,
+        len: usize,
+        best: u32,
+        p: &Packet<A>,
+        cost: &mut LookupCost,
+    ) -> u32 {
+        self.scan_blocks(start, len, best, p, |n| {
+            cost.candidates = cost.candidates.saturating_add(n);
+        })
+    }
+
+    /// [`Lanes::scan`], telling `checked` how many of the run's lanes each
+    /// block check compares.
+    #[inline(always)]
+    fn scan_blocks(
+        &self,
+        start: usize,
+        len: usize,
+        best: u32,
+        p: &Packet<A>,
+        mut checked: impl FnMut(u32),
+    ) -> u32 {
         let end = start.saturating_add(len);
         let mut at = start;
         while at < end {
@@ -473,6 +502,7 @@ impl<A: Addr> Lanes<A> {
             }
             // 1..=4 lanes of the run in this block.
             let n = (LANES.wrapping_sub(first as usize)).min(end.wrapping_sub(at));
+            checked(n as u32);
             let valid = (1u32.wrapping_shl(n as u32).wrapping_sub(1)).wrapping_shl(first);
             let mut hits = b.hits(p) & valid;
             while hits != 0 {
@@ -490,37 +520,6 @@ impl<A: Addr> Lanes<A> {
                     return idx;
                 }
                 hits &= hits.wrapping_sub(1);
-            }
-            at = at.wrapping_add(n);
-        }
-        best
-    }
-
-    /// [`Lanes::scan`], counting the rules compared (`candidates`: the
-    /// run's lanes of each block checked).
-    pub(crate) fn scan_counting(
-        &self,
-        start: usize,
-        len: usize,
-        best: u32,
-        p: &Packet<A>,
-        cost: &mut LookupCost,
-    ) -> u32 {
-        let end = start.saturating_add(len);
-        let mut at = start;
-        while at < end {
-            let Some(b) = self.blocks.get(at / LANES) else {
-                break;
-            };
-            let first = (at % LANES) as u32;
-            if b.idx(first) >= best {
-                break;
-            }
-            let n = (LANES.wrapping_sub(first as usize)).min(end.wrapping_sub(at));
-            cost.candidates = cost.candidates.saturating_add(n as u32);
-            let found = self.scan(at, n, best, p);
-            if found != best {
-                return found;
             }
             at = at.wrapping_add(n);
         }
