@@ -92,6 +92,8 @@ pub(crate) trait LaneBlock<A: Addr>: Copy + Default + Debug {
     fn full(&self, lane: u32) -> bool;
     /// Sets the rule index in lane `lane` (the rule's index moved).
     fn set_idx(&mut self, lane: usize, idx: u32);
+    /// Copies lane `from_lane` of `from` into lane `lane`.
+    fn copy_lane(&mut self, lane: usize, from: &Self, from_lane: usize);
 }
 
 /// An address word a block compares: the whole IPv4 address (`u32`), or
@@ -168,6 +170,23 @@ const fn lane_ports(x: u32) -> (u16, u16) {
 }
 
 impl<W: Word> Block<W> {
+    /// [`LaneBlock::copy_lane`]: field by field, nothing recomputed.
+    fn copy_lane_of(&mut self, lane: usize, from: &Self, at: usize) {
+        fn copy<T: Copy>(to: &mut [T; LANES], lane: usize, from: &[T; LANES], at: usize) {
+            if let (Some(x), Some(&v)) = (to.get_mut(lane), from.get(at)) {
+                *x = v;
+            }
+        }
+        copy(&mut self.src, lane, &from.src, at);
+        copy(&mut self.src_mask, lane, &from.src_mask, at);
+        copy(&mut self.dst, lane, &from.dst, at);
+        copy(&mut self.dst_mask, lane, &from.dst_mask, at);
+        copy(&mut self.sport, lane, &from.sport, at);
+        copy(&mut self.dport, lane, &from.dport, at);
+        copy(&mut self.cond, lane, &from.cond, at);
+        copy(&mut self.idx, lane, &from.idx, at);
+    }
+
     /// Puts a rule's fields in lane `lane`, its addresses and masks as
     /// words `addr`, its index word `idx`.
     fn set_lane<A: Addr>(&mut self, lane: usize, r: &Rule<A>, addr: [W; 4], idx: u32) {
@@ -266,6 +285,10 @@ impl LaneBlock<u32> for Block4 {
     fn set_idx(&mut self, lane: usize, idx: u32) {
         put(&mut self.idx, lane, idx);
     }
+
+    fn copy_lane(&mut self, lane: usize, from: &Self, from_lane: usize) {
+        self.copy_lane_of(lane, from, from_lane);
+    }
 }
 
 /// The mask of `len` leading one bits of a `u64` (past 64, all ones).
@@ -315,6 +338,10 @@ impl LaneBlock<u128> for Block6 {
         if let Some(x) = self.idx.get_mut(lane) {
             *x = (*x & FULL) | (idx & !FULL);
         }
+    }
+
+    fn copy_lane(&mut self, lane: usize, from: &Self, from_lane: usize) {
+        self.copy_lane_of(lane, from, from_lane);
     }
 }
 
@@ -396,6 +423,7 @@ impl<A: Addr> Lanes<A> {
     pub(crate) const fn next_start(at: usize, len: usize) -> usize {
         let lane = at % LANES;
         if lane != 0
+            && len != 0
             && (lane.wrapping_add(len).wrapping_add(LANES - 1)) / LANES
                 > len.wrapping_add(LANES - 1) / LANES
         {
@@ -423,6 +451,51 @@ impl<A: Addr> Lanes<A> {
         let start = self.len;
         run.for_each(|r| self.push(r));
         start
+    }
+
+    /// Appends a copy of the rule at position `i` of `old`, lane to lane
+    /// (no rule rebuilt: a copy of a whole forest for an insert copies
+    /// every rule).
+    fn push_copy(&mut self, old: &Self, i: usize) {
+        let Some(from) = old.blocks.get(i / LANES).filter(|_| i < old.len) else {
+            return;
+        };
+        let lane = self.len % LANES;
+        if lane == 0 {
+            self.blocks.push(A::Block::default());
+        }
+        if let Some(b) = self.blocks.last_mut() {
+            b.copy_lane(lane, from, i % LANES);
+        }
+        if A::Block::KEEPS_RULES {
+            if let Some(r) = old.rules.get(i) {
+                self.rules.push(*r);
+            }
+        }
+        self.len = self.len.wrapping_add(1);
+    }
+
+    /// Appends the `count` rules at positions `start..start + len` of `old`
+    /// whose index is not `drop`, as [`Lanes::push_run`] places a run, and
+    /// returns where they start.
+    pub(crate) fn push_run_from(
+        &mut self,
+        old: &Self,
+        (start, len): (usize, usize),
+        drop: Option<u32>,
+        count: usize,
+    ) -> usize {
+        let kept = (start..start.saturating_add(len))
+            .filter(|&i| old.idx(i).is_some_and(|x| Some(x) != drop));
+        let to = Self::next_start(self.len, count);
+        if let Some(first) = kept.clone().next() {
+            while self.len < to {
+                self.push_copy(old, first);
+            }
+        }
+        let at = self.len;
+        kept.for_each(|i| self.push_copy(old, i));
+        at
     }
 
     /// Sets every rule's index to `f` of it.
@@ -776,6 +849,21 @@ mod tests {
                 }
             }
         }
+        // A copy lane by lane, dropping one rule, holds the same rules
+        // placed as a push would place them.
+        let mut copy = Lanes::<A>::with_capacity(0);
+        for (k, (start, run)) in runs.iter().enumerate() {
+            let drop = run.get(k % 3).map(|r| r.idx);
+            let kept: Vec<Rule<A>> = run
+                .iter()
+                .copied()
+                .filter(|r| Some(r.idx) != drop)
+                .collect();
+            let at = copy.push_run_from(&lanes, (*start, run.len()), drop, kept.len());
+            assert_eq!(at, Lanes::<A>::next_start(at, kept.len()));
+            assert!(copy.run(at, kept.len()).eq(kept.iter().copied()));
+        }
+        copy.check();
         // Index shifts reach blocks and kept rules alike.
         lanes.map_idx(|i| i + 1);
         lanes.check();

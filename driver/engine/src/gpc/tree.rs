@@ -1160,8 +1160,7 @@ fn laid_out<A: Addr>(
     for n in nodes.iter_mut().filter(|n| n.is_leaf()) {
         let (start, len) = n.run();
         let count = kept(start, len);
-        let run = old.run(start, len).filter(|r| Some(r.idx) != drop);
-        let new_start = entries.push_run(run, count);
+        let new_start = entries.push_run_from(old, (start, len), drop, count);
         *n = Node::leaf(new_start, count);
     }
     entries
