@@ -373,19 +373,26 @@ impl<A: Addr> Lanes<A> {
         }
     }
 
-    /// Appends `r`.
-    pub(crate) fn push(&mut self, r: Rule<A>) {
+    /// Opens the next lane (and a block for it when the last is full) and
+    /// returns its block and lane: what [`Lanes::push`] and
+    /// [`Lanes::push_copy`] fill.
+    fn next_lane(&mut self) -> Option<(&mut A::Block, usize)> {
         let lane = self.len % LANES;
         if lane == 0 {
             self.blocks.push(A::Block::default());
         }
-        if let Some(b) = self.blocks.last_mut() {
+        self.len = self.len.wrapping_add(1);
+        self.blocks.last_mut().map(|b| (b, lane))
+    }
+
+    /// Appends `r`.
+    pub(crate) fn push(&mut self, r: Rule<A>) {
+        if let Some((b, lane)) = self.next_lane() {
             b.set(lane, &r);
         }
         if A::Block::KEEPS_RULES {
             self.rules.push(r);
         }
-        self.len = self.len.wrapping_add(1);
     }
 
     /// The rule at position `i`.
@@ -437,24 +444,34 @@ impl<A: Addr> Lanes<A> {
         }
     }
 
+    /// Appends a run of `len` items with `push` (best first), after
+    /// fillers (copies of the first) when [`Lanes::next_start`] moves it,
+    /// and returns where it starts.
+    fn place_run<T: Copy>(
+        &mut self,
+        run: impl Iterator<Item = T> + Clone,
+        len: usize,
+        mut push: impl FnMut(&mut Self, T),
+    ) -> usize {
+        let to = Self::next_start(self.len, len);
+        if let Some(first) = run.clone().next() {
+            while self.len < to {
+                push(self, first);
+            }
+        }
+        let start = self.len;
+        run.for_each(|x| push(self, x));
+        start
+    }
+
     /// Appends a leaf's run of `len` rules (best first) and returns where
-    /// it starts, after fillers when [`Lanes::next_start`] moves it.
+    /// it starts (see [`Lanes::place_run`]).
     pub(crate) fn push_run(
         &mut self,
         run: impl Iterator<Item = Rule<A>> + Clone,
         len: usize,
     ) -> usize {
-        let start = Self::next_start(self.len, len);
-        if start > self.len {
-            if let Some(first) = run.clone().next() {
-                while self.len < start {
-                    self.push(first);
-                }
-            }
-        }
-        let start = self.len;
-        run.for_each(|r| self.push(r));
-        start
+        self.place_run(run, len, Self::push)
     }
 
     /// Appends a copy of the rule at position `i` of `old`, lane to lane
@@ -464,11 +481,7 @@ impl<A: Addr> Lanes<A> {
         let Some(from) = old.blocks.get(i / LANES).filter(|_| i < old.len) else {
             return;
         };
-        let lane = self.len % LANES;
-        if lane == 0 {
-            self.blocks.push(A::Block::default());
-        }
-        if let Some(b) = self.blocks.last_mut() {
+        if let Some((b, lane)) = self.next_lane() {
             b.copy_lane(lane, from, i % LANES);
         }
         if A::Block::KEEPS_RULES {
@@ -476,12 +489,11 @@ impl<A: Addr> Lanes<A> {
                 self.rules.push(*r);
             }
         }
-        self.len = self.len.wrapping_add(1);
     }
 
     /// Appends the `count` rules at positions `start..start + len` of `old`
-    /// whose index is not `drop`, as [`Lanes::push_run`] places a run, and
-    /// returns where they start.
+    /// whose index is not `drop`, placed as [`Lanes::push_run`] places a
+    /// run, and returns where they start.
     pub(crate) fn push_run_from(
         &mut self,
         old: &Self,
@@ -491,15 +503,7 @@ impl<A: Addr> Lanes<A> {
     ) -> usize {
         let kept = (start..start.saturating_add(len))
             .filter(|&i| old.idx(i).is_some_and(|x| Some(x) != drop));
-        let to = Self::next_start(self.len, count);
-        if let Some(first) = kept.clone().next() {
-            while self.len < to {
-                self.push_copy(old, first);
-            }
-        }
-        let at = self.len;
-        kept.for_each(|i| self.push_copy(old, i));
-        at
+        self.place_run(kept, count, |lanes, i| lanes.push_copy(old, i))
     }
 
     /// Sets every rule's index to `f` of it.
