@@ -33,14 +33,29 @@
 //!   blocks are the tree's only copy of its rules: [`Lanes::get`] rebuilds
 //!   a [`Rule`] from its lane. That keeps IPv4 at the bytes per filter the
 //!   32-byte rules had (the memory goal is 64).
-//! - **IPv6** ([`Block6`], 192 bytes, three lines): each lane holds the
-//!   high 64 bits of each address with their masks, and the rest as IPv4
-//!   does; a rule with a prefix longer than 64 bits is marked full (bit 31
-//!   of its index) and, when its lane matches, is checked whole from the
-//!   rules kept beside the blocks. (A 128-byte block with the prefix
-//!   lengths in place of the masks, the masks read from a table per lane,
-//!   missed 1.9 fewer lines per packet on ipc1 10k but ran 250 more
-//!   instructions and was slower.)
+//! - **IPv6** ([`Block6`], the same 128-byte block): each lane holds the
+//!   second 32-bit word of each address (bits 64..96, where a /33../64
+//!   prefix ends) with its mask, and the rest as IPv4 does. The first
+//!   word (bits 96..128) is an allocation prefix most rules of a set
+//!   share, so it is not held per lane: a forest picks, for source and
+//!   destination, the first word most of its rules have whole in their
+//!   prefix ([`common_top`]); a lane whose prefix needs it carries a flag
+//!   in its index word ([`SRC_TOP`], [`DST_TOP`]), and a lookup compares
+//!   the packet's first words with the forest's once. A rule the lane
+//!   cannot tell whole (a prefix past bit 64, one that ends inside the
+//!   first word, or another first word) is marked full ([`FULL`]) and,
+//!   when its lane matches, is checked whole from the rules kept beside
+//!   the blocks. Session 7's 192-byte blocks (the high 64 bits of each
+//!   address, with 64-bit masks) cost IPv6 a third line per block:
+//!   cachegrind per packet, 10k, D1 misses fw1 9.35 to 7.53, ipc1 8.87
+//!   to 7.05, acl1 6.52 to 5.23 (IPv4's figures), instructions fw1 554 to
+//!   546, acl1 389 to 389, ipc1 612 to 632; best pass of 9 interleaved
+//!   rounds acl1 70.1 to 67.8 ns, fw1 106.5 to 104.5, ipc1 106.8 to 107.6;
+//!   about 20 bytes per IPv6 filter fewer. With the first words compared
+//!   per scan instead of once per lookup, 20-35 more instructions. (A
+//!   128-byte block with the prefix lengths in place of the masks, the
+//!   masks read from a table per lane, missed 1.9 fewer lines per packet
+//!   on ipc1 10k but ran 250 more instructions and was slower.)
 //! - **Runs and blocks.** A run starts at any lane. It is moved to the
 //!   next block only when that makes it span fewer blocks (a run of up to
 //!   four then always sits in one block); the lanes skipped are fillers,
@@ -76,20 +91,33 @@ pub(crate) const LANES: usize = 4;
 /// Bit of an IPv6 lane's index word that marks it full (see [`Block6`]).
 /// Indexes stay below [`MAX_FILTERS`], far below it.
 const FULL: u32 = 1 << 31;
-const _: () = assert!(MAX_FILTERS < FULL as usize);
+/// Bits of an IPv6 lane's index word: its rule's source (destination)
+/// prefix needs the packet's first address word (bits 96..128) to be the
+/// tree's ([`Lanes::top`]).
+const SRC_TOP: u32 = 1 << 29;
+/// See [`SRC_TOP`].
+const DST_TOP: u32 = 1 << 30;
+/// Every flag bit of an index word.
+const FLAGS: u32 = FULL | SRC_TOP | DST_TOP;
+const _: () = assert!(MAX_FILTERS < SRC_TOP as usize);
 
 /// What a block of [`LANES`] rules of one family offers a leaf scan.
 pub(crate) trait LaneBlock<A: Addr>: Copy + Default + Debug {
     /// True when the blocks hold less than the rules (IPv6): [`Lanes`]
     /// then keeps the rules too, for [`LaneBlock::rule`] and full lanes.
     const KEEPS_RULES: bool;
-    /// Puts `r` in lane `lane` (below [`LANES`]).
-    fn set(&mut self, lane: usize, r: &Rule<A>);
+    /// Puts `r` in lane `lane` (below [`LANES`]), for a tree whose first
+    /// address words are `top` ([`Lanes::top`]).
+    fn set(&mut self, lane: usize, r: &Rule<A>, top: [u32; 2]);
     /// The rule in lane `lane`, when the block holds all of it.
     fn rule(&self, lane: usize) -> Option<Rule<A>>;
+    /// Which of a tree's first address words `top` the packet `p` has,
+    /// as the flag bits the lanes need ([`SRC_TOP`], [`DST_TOP`]; IPv4:
+    /// both, no lane needs them).
+    fn tops(p: &Packet<A>, top: [u32; 2]) -> u32;
     /// Bit `i` set when lane `i` may match `p` (matches, unless
-    /// [`LaneBlock::full`]).
-    fn hits(&self, p: &Packet<A>) -> u32;
+    /// [`LaneBlock::full`]); `tops` is [`LaneBlock::tops`] of `p`.
+    fn hits(&self, p: &Packet<A>, tops: u32) -> u32;
     /// The rule index in lane `lane`.
     fn idx(&self, lane: u32) -> u32;
     /// True when a hit in lane `lane` must be confirmed by its rule.
@@ -100,50 +128,22 @@ pub(crate) trait LaneBlock<A: Addr>: Copy + Default + Debug {
     fn copy_lane(&mut self, lane: usize, from: &Self, from_lane: usize);
 }
 
-/// An address word a block compares: the whole IPv4 address (`u32`), or
-/// the high 64 bits of an IPv6 address (`u64`).
-pub(crate) trait Word:
-    Copy
-    + Default
-    + Debug
-    + Eq
-    + core::ops::BitXor<Output = Self>
-    + core::ops::BitAnd<Output = Self>
-    + core::ops::BitOr<Output = Self>
-{
-    /// Zero exactly when `self` is: the word folded into 32 bits.
-    fn fold(self) -> u32;
-}
-
-impl Word for u32 {
-    #[inline(always)]
-    fn fold(self) -> u32 {
-        self
-    }
-}
-
-impl Word for u64 {
-    #[inline(always)]
-    fn fold(self) -> u32 {
-        (self as u32) | ((self >> 32) as u32)
-    }
-}
-
-/// Four rules, each field in one array (see the module docs): the
-/// address words with their prefix masks, the port ranges (first port in
-/// the low half, last minus first in the high half), the conditions word
-/// (a rule's own, see [`COND_KINDS`]) and the index. [`Block4`] holds
-/// whole IPv4 rules (128 bytes); [`Block6`] the high 64 bits of IPv6
-/// addresses, masks cut at 64 bits, and [`FULL`] in the index of a rule
-/// with a longer prefix, so that a hit must be confirmed by the rule
-/// itself (192 bytes).
+/// Four rules, each field in one array (see the module docs), 128 bytes:
+/// the address words with their prefix masks, the port ranges (first
+/// port in the low half, last minus first in the high half), the
+/// conditions word (a rule's own, see [`COND_KINDS`]) and the index. As
+/// [`Block4`] it holds whole IPv4 rules; as [`Block6`] the second address
+/// words of IPv6 rules (bits 64..96) with their masks, and flags in the
+/// index word: [`SRC_TOP`] / [`DST_TOP`] where the prefix needs the
+/// tree's first word, [`FULL`] where the lane cannot tell the whole
+/// prefix, so that a hit must be confirmed by the rule itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C, align(64))]
-pub(crate) struct Block<W> {
-    src: [W; LANES],
-    src_mask: [W; LANES],
-    dst: [W; LANES],
-    dst_mask: [W; LANES],
+pub(crate) struct Block {
+    src: [u32; LANES],
+    src_mask: [u32; LANES],
+    dst: [u32; LANES],
+    dst_mask: [u32; LANES],
     sport: [u32; LANES],
     dport: [u32; LANES],
     cond: [u32; LANES],
@@ -151,9 +151,9 @@ pub(crate) struct Block<W> {
 }
 
 /// Four IPv4 rules.
-pub(crate) type Block4 = Block<u32>;
-/// Four IPv6 rules' hot halves.
-pub(crate) type Block6 = Block<u64>;
+pub(crate) type Block4 = Block;
+/// Four IPv6 rules' second address words.
+pub(crate) type Block6 = Block;
 
 /// Sets lane `lane` of `a` (below [`LANES`]).
 fn put<T>(a: &mut [T; LANES], lane: usize, v: T) {
@@ -173,7 +173,7 @@ const fn lane_ports(x: u32) -> (u16, u16) {
     (x as u16, (x >> 16) as u16)
 }
 
-impl<W: Word> Block<W> {
+impl Block {
     /// [`LaneBlock::copy_lane`]: field by field, nothing recomputed.
     fn copy_lane_of(&mut self, lane: usize, from: &Self, at: usize) {
         fn copy<T: Copy>(to: &mut [T; LANES], lane: usize, from: &[T; LANES], at: usize) {
@@ -193,7 +193,7 @@ impl<W: Word> Block<W> {
 
     /// Puts a rule's fields in lane `lane`, its addresses and masks as
     /// words `addr`, its index word `idx`.
-    fn set_lane<A: Addr>(&mut self, lane: usize, r: &Rule<A>, addr: [W; 4], idx: u32) {
+    fn set_lane<A: Addr>(&mut self, lane: usize, r: &Rule<A>, addr: [u32; 4], idx: u32) {
         let [src, src_mask, dst, dst_mask] = addr;
         put(&mut self.src, lane, src);
         put(&mut self.src_mask, lane, src_mask);
@@ -206,14 +206,18 @@ impl<W: Word> Block<W> {
     }
 
     /// Bit `i` set when lane `i` passes a packet whose address words are
-    /// `ks`, `kd`, conditions word `pc` and ports `sp`, `dp`. The four
-    /// lanes are written out one by one (destructured, no indexing): the
-    /// compiler vectorizes the four identical computations.
+    /// `ks`, `kd`, conditions word `pc`, ports `sp`, `dp` and first-word
+    /// flags `tops` (a lane's [`SRC_TOP`] / [`DST_TOP`] must be among
+    /// them; IPv4 passes both, and its lanes set neither, so the compiler
+    /// drops the test). The four lanes are written out one by one
+    /// (destructured, no indexing): the compiler vectorizes the four
+    /// identical computations.
     #[inline(always)]
-    fn hits_of(&self, ks: W, kd: W, pc: u32, sp: u16, dp: u16) -> u32 {
+    fn hits_of(&self, ks: u32, kd: u32, pc: u32, (sp, dp): (u16, u16), tops: u32) -> u32 {
         let (sp, dp) = (u32::from(sp), u32::from(dp));
-        let lane = |src: W, sm: W, dst: W, dm: W, s: u32, d: u32, c: u32| {
-            let addr = (((ks ^ src) & sm) | ((kd ^ dst) & dm)).fold();
+        let need = (SRC_TOP | DST_TOP) & !tops;
+        let lane = |src: u32, sm: u32, dst: u32, dm: u32, s: u32, d: u32, c: u32, i: u32| {
+            let addr = ((ks ^ src) & sm) | ((kd ^ dst) & dm) | (i & need);
             u32::from(addr | conds_and_ports(pc, sp, dp, s, d, c) == 0)
         };
         let [s0, s1, s2, s3] = self.src;
@@ -223,10 +227,11 @@ impl<W: Word> Block<W> {
         let [sp0, sp1, sp2, sp3] = self.sport;
         let [dp0, dp1, dp2, dp3] = self.dport;
         let [c0, c1, c2, c3] = self.cond;
-        lane(s0, sm0, d0, dm0, sp0, dp0, c0)
-            | (lane(s1, sm1, d1, dm1, sp1, dp1, c1) << 1)
-            | (lane(s2, sm2, d2, dm2, sp2, dp2, c2) << 2)
-            | (lane(s3, sm3, d3, dm3, sp3, dp3, c3) << 3)
+        let [i0, i1, i2, i3] = self.idx;
+        lane(s0, sm0, d0, dm0, sp0, dp0, c0, i0)
+            | (lane(s1, sm1, d1, dm1, sp1, dp1, c1, i1) << 1)
+            | (lane(s2, sm2, d2, dm2, sp2, dp2, c2, i2) << 2)
+            | (lane(s3, sm3, d3, dm3, sp3, dp3, c3, i3) << 3)
     }
 }
 
@@ -252,7 +257,7 @@ fn conds_and_ports(pc: u32, sp: u32, dp: u32, s: u32, d: u32, c: u32) -> u32 {
 impl LaneBlock<u32> for Block4 {
     const KEEPS_RULES: bool = false;
 
-    fn set(&mut self, lane: usize, r: &Rule<u32>) {
+    fn set(&mut self, lane: usize, r: &Rule<u32>, _: [u32; 2]) {
         self.set_lane(lane, r, [r.src, r.src_mask, r.dst, r.dst_mask], r.idx);
     }
 
@@ -272,8 +277,13 @@ impl LaneBlock<u32> for Block4 {
     }
 
     #[inline(always)]
-    fn hits(&self, p: &Packet<u32>) -> u32 {
-        self.hits_of(p.src, p.dst, p.cond, p.sport, p.dport)
+    fn tops(_: &Packet<u32>, _: [u32; 2]) -> u32 {
+        SRC_TOP | DST_TOP
+    }
+
+    #[inline(always)]
+    fn hits(&self, p: &Packet<u32>, tops: u32) -> u32 {
+        self.hits_of(p.src, p.dst, p.cond, (p.sport, p.dport), tops)
     }
 
     #[inline(always)]
@@ -295,27 +305,47 @@ impl LaneBlock<u32> for Block4 {
     }
 }
 
-/// The mask of `len` leading one bits of a `u64` (past 64, all ones).
-const fn mask64(len: u8) -> u64 {
+/// The mask of `len` leading one bits of a `u32` (past 32, all ones).
+const fn mask32(len: u8) -> u32 {
     if len == 0 {
         0
-    } else if len >= 64 {
-        u64::MAX
+    } else if len >= 32 {
+        u32::MAX
     } else {
-        // 1..=63: the shift is 1..=63, in range.
-        u64::MAX.wrapping_shl(64u32.wrapping_sub(len as u32))
+        // 1..=31: the shift is 1..=31, in range.
+        u32::MAX.wrapping_shl(32u32.wrapping_sub(len as u32))
     }
+}
+
+/// One address of an IPv6 rule as a lane holds it, in a tree whose first
+/// address word is `top`: the second word (bits 64..96) under its part
+/// of the prefix mask, and the index flags: `need` when the prefix covers
+/// the whole first word and it is `top`; [`FULL`] when the lane cannot
+/// tell the prefix (part of the first word, another first word, or past
+/// bit 64). The second word is checked in every case: a rule's answer
+/// needs it.
+fn v6_side(addr: u128, len: u8, top: u32, need: u32) -> (u32, u32, u32) {
+    let [first, second] = addr.words();
+    let mask = mask32(len.saturating_sub(32));
+    let flags = if len == 0 {
+        0
+    } else if len >= 32 && first == top {
+        need
+    } else {
+        FULL
+    };
+    let flags = if len > 64 { flags | FULL } else { flags };
+    (second & mask, mask, flags)
 }
 
 impl LaneBlock<u128> for Block6 {
     const KEEPS_RULES: bool = true;
 
-    fn set(&mut self, lane: usize, r: &Rule<u128>) {
+    fn set(&mut self, lane: usize, r: &Rule<u128>, [ts, td]: [u32; 2]) {
         let (sl, dl) = r.lens();
-        let full = if sl > 64 || dl > 64 { FULL } else { 0 };
-        let high = |a: u128| (a >> 64) as u64;
-        let addr = [high(r.src), mask64(sl), high(r.dst), mask64(dl)];
-        self.set_lane(lane, r, addr, r.idx | full);
+        let (s, sm, sf) = v6_side(r.src, sl, ts, SRC_TOP);
+        let (d, dm, df) = v6_side(r.dst, dl, td, DST_TOP);
+        self.set_lane(lane, r, [s, sm, d, dm], r.idx | sf | df);
     }
 
     fn rule(&self, _: usize) -> Option<Rule<u128>> {
@@ -323,14 +353,23 @@ impl LaneBlock<u128> for Block6 {
     }
 
     #[inline(always)]
-    fn hits(&self, p: &Packet<u128>) -> u32 {
-        let high = |a: u128| (a >> 64) as u64;
-        self.hits_of(high(p.src), high(p.dst), p.cond, p.sport, p.dport)
+    fn tops(p: &Packet<u128>, [ts, td]: [u32; 2]) -> u32 {
+        let ([s, _], [d, _]) = (p.src.words(), p.dst.words());
+        (u32::from(s == ts).wrapping_neg() & SRC_TOP)
+            | (u32::from(d == td).wrapping_neg() & DST_TOP)
+    }
+
+    #[inline(always)]
+    fn hits(&self, p: &Packet<u128>, tops: u32) -> u32 {
+        let ([_, s], [_, d]) = (p.src.words(), p.dst.words());
+        self.hits_of(s, d, p.cond, (p.sport, p.dport), tops)
     }
 
     #[inline(always)]
     fn idx(&self, lane: u32) -> u32 {
-        self.idx.get(lane as usize).map_or(u32::MAX, |&i| i & !FULL)
+        self.idx
+            .get(lane as usize)
+            .map_or(u32::MAX, |&i| i & !FLAGS)
     }
 
     #[inline(always)]
@@ -340,13 +379,42 @@ impl LaneBlock<u128> for Block6 {
 
     fn set_idx(&mut self, lane: usize, idx: u32) {
         if let Some(x) = self.idx.get_mut(lane) {
-            *x = (*x & FULL) | (idx & !FULL);
+            *x = (*x & FLAGS) | (idx & !FLAGS);
         }
     }
 
     fn copy_lane(&mut self, lane: usize, from: &Self, from_lane: usize) {
         self.copy_lane_of(lane, from, from_lane);
     }
+}
+
+/// The first address words a tree's IPv6 lanes check by flag
+/// ([`Lanes::top`]): for source and destination, the first word most of
+/// `rules` have whole in their prefix (0 when none does; IPv4: 0).
+pub(crate) fn common_top<A: Addr>(rules: &[Rule<A>]) -> [u32; 2] {
+    if A::WORDS < 2 {
+        return [0, 0];
+    }
+    let most = |side: fn(&Rule<A>) -> Option<u32>| {
+        let mut words: Vec<u32> = rules.iter().filter_map(side).collect();
+        words.sort_unstable();
+        let mut best = (0usize, 0u32);
+        let mut i = 0usize;
+        while let Some(&w) = words.get(i) {
+            let n = words
+                .get(i..)
+                .map_or(0, |t| t.iter().take_while(|&&x| x == w).count());
+            if n > best.0 {
+                best = (n, w);
+            }
+            i = i.saturating_add(n.max(1));
+        }
+        best.1
+    };
+    [
+        most(|r| (r.lens().0 >= 32).then(|| r.src().words()[0])),
+        most(|r| (r.lens().1 >= 32).then(|| r.dst().words()[0])),
+    ]
 }
 
 /// A tree's leaf runs: `len` rules in blocks of [`LANES`] (the last one
@@ -357,12 +425,17 @@ pub(crate) struct Lanes<A: Addr> {
     blocks: Vec<A::Block>,
     len: usize,
     rules: Vec<Rule<A>>,
+    /// IPv6: the first address words (bits 96..128; source, destination)
+    /// the lanes check with one flag each ([`common_top`]).
+    top: [u32; 2],
 }
 
 impl<A: Addr> Lanes<A> {
-    /// Empty, with room for `lanes` rules.
-    pub(crate) fn with_capacity(lanes: usize) -> Self {
+    /// Empty, with room for `lanes` rules, whose IPv6 lanes check the
+    /// first address words `top` by flag ([`common_top`]).
+    pub(crate) fn with_capacity(lanes: usize, top: [u32; 2]) -> Self {
         Self {
+            top,
             blocks: Vec::with_capacity(lanes.div_ceil(LANES)),
             len: 0,
             rules: if A::Block::KEEPS_RULES {
@@ -385,10 +458,16 @@ impl<A: Addr> Lanes<A> {
         self.blocks.last_mut().map(|b| (b, lane))
     }
 
+    /// The first address words the IPv6 lanes check by flag.
+    pub(crate) const fn top(&self) -> [u32; 2] {
+        self.top
+    }
+
     /// Appends `r`.
     pub(crate) fn push(&mut self, r: Rule<A>) {
+        let top = self.top;
         if let Some((b, lane)) = self.next_lane() {
-            b.set(lane, &r);
+            b.set(lane, &r, top);
         }
         if A::Block::KEEPS_RULES {
             self.rules.push(r);
@@ -481,6 +560,13 @@ impl<A: Addr> Lanes<A> {
         let Some(from) = old.blocks.get(i / LANES).filter(|_| i < old.len) else {
             return;
         };
+        // A lane's flags hold for one tree's first words.
+        if old.top != self.top {
+            if let Some(r) = old.get(i) {
+                self.push(r);
+            }
+            return;
+        }
         if let Some((b, lane)) = self.next_lane() {
             b.copy_lane(lane, from, i % LANES);
         }
@@ -538,11 +624,19 @@ impl<A: Addr> Lanes<A> {
     }
 
     /// The index of the first rule of the run `start..start + len` that
-    /// matches `p`, if it is below `best`; else `best`. Cannot panic: a
+    /// matches `p`, if it is below `best`; else `best`; `tops` is
+    /// [`LaneBlock::tops`] of `p` and [`Lanes::top`] (computed once per
+    /// lookup: a forest's trees share their first words). Cannot panic: a
     /// position past the blocks ends the scan.
     #[inline(always)]
-    pub(crate) fn scan(&self, start: usize, len: usize, best: u32, p: &Packet<A>) -> u32 {
-        self.scan_blocks(start, len, best, p, |_| {})
+    pub(crate) fn scan(
+        &self,
+        start: usize,
+        len: usize,
+        best: u32,
+        (p, tops): (&Packet<A>, u32),
+    ) -> u32 {
+        self.scan_blocks(start, len, best, (p, tops), |_| {})
     }
 
     /// [`Lanes::scan`], counting the rules compared (`candidates`: the
@@ -552,10 +646,10 @@ impl<A: Addr> Lanes<A> {
         start: usize,
         len: usize,
         best: u32,
-        p: &Packet<A>,
+        (p, tops): (&Packet<A>, u32),
         cost: &mut LookupCost,
     ) -> u32 {
-        self.scan_blocks(start, len, best, p, |n| {
+        self.scan_blocks(start, len, best, (p, tops), |n| {
             cost.candidates = cost.candidates.saturating_add(n);
         })
     }
@@ -568,7 +662,7 @@ impl<A: Addr> Lanes<A> {
         start: usize,
         len: usize,
         best: u32,
-        p: &Packet<A>,
+        (p, tops): (&Packet<A>, u32),
         mut checked: impl FnMut(u32),
     ) -> u32 {
         let end = start.saturating_add(len);
@@ -585,7 +679,7 @@ impl<A: Addr> Lanes<A> {
             let n = (LANES.wrapping_sub(first as usize)).min(end.wrapping_sub(at));
             checked(n as u32);
             let valid = (1u32.wrapping_shl(n as u32).wrapping_sub(1)).wrapping_shl(first);
-            let mut hits = b.hits(p) & valid;
+            let mut hits = b.hits(p, tops) & valid;
             while hits != 0 {
                 let lane = hits.trailing_zeros();
                 let idx = b.idx(lane);
@@ -615,7 +709,7 @@ impl<A: Addr> Lanes<A> {
             assert_eq!(self.rules.len(), self.len);
             for (i, r) in self.rules.iter().enumerate() {
                 let mut b = A::Block::default();
-                b.set(i % LANES, r);
+                b.set(i % LANES, r, self.top);
                 assert_eq!(
                     b.idx((i % LANES) as u32),
                     self.blocks[i / LANES].idx((i % LANES) as u32)
@@ -752,16 +846,27 @@ mod tests {
                 .zip(0u32..)
                 .map(|(f, i)| Rule::new(f, round * 4 + i))
                 .collect();
+            // The tree's first words: mostly the pool's common one, so
+            // that flags and full lanes both occur.
+            let top = [
+                rng.pick(&[0x2001_0db8u32, 0x2001_0db8, 0xfe80_0000]),
+                rng.pick(&[0x2001_0db8u32, 0x2001_0db8, 0]),
+            ];
             let mut b = A::Block::default();
             for (lane, r) in rules.iter().enumerate() {
-                b.set(lane, r);
+                b.set(lane, r, top);
                 assert_eq!(b.idx(lane as u32), r.idx);
                 if !A::Block::KEEPS_RULES {
                     assert_eq!(b.rule(lane), Some(*r), "lane does not round-trip");
                 }
             }
             for (lane, f) in filters.iter().enumerate() {
-                let long = f.src.len > 64 || f.dst.len > 64;
+                // Full: a prefix past 64 bits, or one the first-word flag
+                // cannot stand for (part of the first word, or another).
+                let untold = |p: &Prefix, t: u32| {
+                    p.len > 64 || (p.len > 0 && (p.len < 32 || (p.addr >> 96) as u32 != t))
+                };
+                let long = untold(&f.src, top[0]) || untold(&f.dst, top[1]);
                 assert_eq!(b.full(lane as u32), family == Family::V6 && long);
                 full += usize::from(b.full(lane as u32));
                 for _ in 0..20 {
@@ -771,7 +876,7 @@ mod tests {
                         A::from_aligned(crate::gpc::matching::aligned(family, key.dst)),
                         &key,
                     );
-                    let hits = b.hits(&p);
+                    let hits = b.hits(&p, A::Block::tops(&p, top));
                     for (l, g) in filters.iter().enumerate() {
                         let want = g.matches(&key);
                         let hit = hits >> l & 1 != 0;
@@ -799,8 +904,9 @@ mod tests {
 
     #[test]
     fn an_ipv6_lane_decides_as_its_rule_does() {
-        // A lane is exact (not full) exactly when its rule has no prefix
-        // past 64 bits; DSCP and VLAN conditions are in the lane.
+        // A lane is exact (not full) exactly when its rule's prefixes end
+        // within bits 32..=64 under the tree's first word, or are empty;
+        // DSCP and VLAN conditions are in the lane.
         let (matched, full) = lanes_decide_as_rules::<u128>(Family::V6, 0x1A4E_0000_0000_0006);
         assert!(matched > 2000 && full > 300, "{matched} {full}");
     }
@@ -817,7 +923,8 @@ mod tests {
     /// below random bests gives what checking its rules one by one gives.
     fn runs_scan_as_a_list_does<A: Addr>(family: Family, seed: u64) {
         let mut rng = Rng(seed);
-        let mut lanes = Lanes::<A>::with_capacity(0);
+        let mut lanes =
+            Lanes::<A>::with_capacity(0, common_top(&run_of::<A>(&mut rng, family, 50, 0)));
         let mut runs = Vec::new();
         for k in 0..300u32 {
             let len = rng.pick(&[0usize, 1, 1, 2, 3, 4, 5, 7, 8, 9, 13]);
@@ -848,10 +955,11 @@ mod tests {
                         .take_while(|r| r.idx < best)
                         .find(|r| r.matches(&p))
                         .map_or(best, |r| r.idx);
-                    assert_eq!(lanes.scan(*start, run.len(), best, &p), want);
+                    let tops = A::Block::tops(&p, lanes.top());
+                    assert_eq!(lanes.scan(*start, run.len(), best, (&p, tops)), want);
                     let mut cost = LookupCost::default();
                     assert_eq!(
-                        lanes.scan_counting(*start, run.len(), best, &p, &mut cost),
+                        lanes.scan_counting(*start, run.len(), best, (&p, tops), &mut cost),
                         want
                     );
                 }
@@ -859,7 +967,7 @@ mod tests {
         }
         // A copy lane by lane, dropping one rule, holds the same rules
         // placed as a push would place them.
-        let mut copy = Lanes::<A>::with_capacity(0);
+        let mut copy = Lanes::<A>::with_capacity(0, lanes.top());
         for (k, (start, run)) in runs.iter().enumerate() {
             let drop = run.get(k % 3).map(|r| r.idx);
             let kept: Vec<Rule<A>> = run

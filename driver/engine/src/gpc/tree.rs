@@ -316,7 +316,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::LookupCost;
-use super::lanes::Lanes;
+use super::lanes::{LaneBlock, Lanes, common_top};
 use super::matching::{Addr, Packet, Rule};
 
 /// Leaves hold at most this many filters unless no split helps.
@@ -862,7 +862,7 @@ impl<A: Addr> Tree<A> {
     /// The index of the first rule of leaf `n`'s run that matches `p`, if
     /// it is below `best`; else `best` ([`Lanes::scan`]).
     #[inline(always)]
-    fn scan(&self, n: Node, best: u32, p: &Packet<A>) -> u32 {
+    fn scan(&self, n: Node, best: u32, p: (&Packet<A>, u32)) -> u32 {
         let (start, len) = n.run();
         self.entries.scan(start, len, best, p)
     }
@@ -871,7 +871,7 @@ impl<A: Addr> Tree<A> {
     /// node `start` reaches ([`Tree::leaf`], [`Tree::scan`]), in one loop:
     /// the walk reaches the leaf's run directly.
     #[inline(always)]
-    fn walk_scan(&self, key: &[u32; 8], start: usize, best: u32, p: &Packet<A>) -> u32 {
+    fn walk_scan(&self, key: &[u32; 8], start: usize, best: u32, p: (&Packet<A>, u32)) -> u32 {
         let mut i = start;
         while let Some(&n) = self.nodes.get(i) {
             if n.is_leaf() {
@@ -906,7 +906,13 @@ impl<A: Addr> Tree<A> {
     }
 
     /// [`Tree::scan`], counting the rules compared (`candidates`).
-    fn scan_counting(&self, n: Node, best: u32, p: &Packet<A>, cost: &mut LookupCost) -> u32 {
+    fn scan_counting(
+        &self,
+        n: Node,
+        best: u32,
+        p: (&Packet<A>, u32),
+        cost: &mut LookupCost,
+    ) -> u32 {
         let (start, len) = n.run();
         self.entries.scan_counting(start, len, best, p, cost)
     }
@@ -914,7 +920,7 @@ impl<A: Addr> Tree<A> {
     /// Builds the tree of `set` (ascending index); `samples` are keys of
     /// packets of the family (see [`sample_keys`]) on which a large tree
     /// weighs a finer gate ([`FINE_PER`]).
-    fn build(group: u8, set: Vec<Rule<A>>, samples: &[[u32; 8]]) -> Self {
+    fn build(group: u8, set: Vec<Rule<A>>, samples: &[[u32; 8]], top: [u32; 2]) -> Self {
         let budget = set
             .len()
             .saturating_mul(REPLICATION)
@@ -925,7 +931,7 @@ impl<A: Addr> Tree<A> {
             min: set.first().map_or(u32::MAX, |r| r.idx),
             gate: Gate::of(&set),
             nodes: vec![Node::EMPTY_LEAF],
-            entries: Lanes::with_capacity(set.len().saturating_add(set.len() / 4)),
+            entries: Lanes::with_capacity(set.len().saturating_add(set.len() / 4), top),
         };
         let whole: Boxed = [(0, u32::MAX); DIMS];
         let live = set.len();
@@ -1156,7 +1162,7 @@ fn laid_out<A: Addr>(
         let count = kept(start, len);
         at = Lanes::<A>::next_start(at, count).saturating_add(count);
     }
-    let mut entries = Lanes::with_capacity(at.saturating_add(room));
+    let mut entries = Lanes::with_capacity(at.saturating_add(room), old.top());
     for n in nodes.iter_mut().filter(|n| n.is_leaf()) {
         let (start, len) = n.run();
         let count = kept(start, len);
@@ -1431,6 +1437,10 @@ pub(crate) struct Forest<A: Addr> {
     /// packet through (see [`Forest::pair_pays`]). A speed choice made at
     /// build; it never changes an answer, so updates keep it as it is.
     paired: bool,
+    /// IPv6: the first address words (bits 96..128; source, destination)
+    /// every tree's lanes check with one flag ([`common_top`]): chosen at
+    /// build; a forest grown from empty takes its first rule's.
+    top: [u32; 2],
 }
 
 impl<A: Addr> Forest<A> {
@@ -1439,12 +1449,14 @@ impl<A: Addr> Forest<A> {
         Self {
             trees: Vec::new(),
             paired: false,
+            top: [0, 0],
         }
     }
 
     /// Compiles `rules` (ascending `idx`).
     pub(crate) fn build(rules: Vec<Rule<A>>) -> Self {
         let samples = sample_keys(&rules);
+        let top = common_top(&rules);
         let mut sets: [Vec<Rule<A>>; GROUPS] = Default::default();
         for r in rules {
             if let Some(s) = sets.get_mut(usize::from(group_of(&r))) {
@@ -1454,12 +1466,13 @@ impl<A: Addr> Forest<A> {
         let mut trees = Vec::new();
         for (g, set) in sets.into_iter().enumerate() {
             if !set.is_empty() {
-                trees.push(Tree::build(g as u8, set, &samples));
+                trees.push(Tree::build(g as u8, set, &samples, top));
             }
         }
         let mut f = Self {
             trees,
             paired: false,
+            top,
         };
         f.sort_trees();
         f.paired = f.pair_pays(&samples);
@@ -1513,6 +1526,7 @@ impl<A: Addr> Forest<A> {
         Self {
             trees: self.trees.iter().map(|t| t.compacted(room, None)).collect(),
             paired: self.paired,
+            top: self.top,
         }
     }
 
@@ -1537,6 +1551,7 @@ impl<A: Addr> Forest<A> {
     #[inline]
     pub(crate) fn lookup(&self, p: &Packet<A>) -> u32 {
         let k = key_of(p);
+        let p = (p, A::Block::tops(p, self.top));
         let mut best = u32::MAX;
         let mut trees = self.trees.as_slice();
         if self.paired {
@@ -1575,6 +1590,7 @@ impl<A: Addr> Forest<A> {
     /// Pairs as [`Forest::lookup`] does: both walks of a pair count.
     pub(crate) fn lookup_counting(&self, p: &Packet<A>, cost: &mut LookupCost) -> u32 {
         let k = key_of(p);
+        let p = (p, A::Block::tops(p, self.top));
         let mut best = u32::MAX;
         let mut trees = self.trees.as_slice();
         if self.paired {
@@ -1621,6 +1637,11 @@ impl<A: Addr> Forest<A> {
     /// [`Forest::shift_up_from`] on every forest).
     pub(crate) fn insert(&mut self, rule: Rule<A>) {
         let g = group_of(&rule);
+        if self.trees.is_empty() {
+            // No lane holds flags yet: the first rule's first words.
+            self.top = common_top(core::slice::from_ref(&rule));
+        }
+        let top = self.top;
         let t = match self.trees.iter().position(|t| t.group == g) {
             Some(i) => self.trees.get_mut(i),
             None => {
@@ -1629,7 +1650,7 @@ impl<A: Addr> Forest<A> {
                     min: u32::MAX,
                     gate: Gate::of(&[rule]),
                     nodes: vec![Node::EMPTY_LEAF],
-                    entries: Lanes::with_capacity(0),
+                    entries: Lanes::with_capacity(0, top),
                 });
                 self.trees.last_mut()
             }
@@ -1660,6 +1681,7 @@ impl<A: Addr> Forest<A> {
         let mut f = Self {
             trees,
             paired: self.paired,
+            top: self.top,
         };
         f.sort_trees();
         f
@@ -1759,6 +1781,11 @@ impl<A: Addr> Forest<A> {
     pub(crate) fn check_invariants(&self) {
         assert!(self.trees.windows(2).all(|w| w[0].min <= w[1].min));
         for t in &self.trees {
+            assert_eq!(
+                t.entries.top(),
+                self.top,
+                "lanes flagged for other first words"
+            );
             for (i, n) in t.nodes.iter().enumerate() {
                 assert!(n.is_leaf() || n.child() > i, "child before its parent");
             }
