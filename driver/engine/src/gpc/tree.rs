@@ -293,8 +293,37 @@
 //! - runs always starting a block: no faster, 5 bytes per IPv4 filter
 //!   more; a walk's inner nodes: half of ipc1's (3.7 of 7.7 per packet)
 //!   split on the field of the node above, so nodes of several splits on
-//!   one field could cut the walk's dependent loads (not tried: a change
-//!   of the node format, the gates' start nodes and in-place growth).
+//!   one field could cut the walk's dependent loads (tried in session 8,
+//!   below).
+//!
+//! Measured in session 8 (10k sets; cachegrind per packet; best pass of
+//! 7 interleaved rounds of 15 passes):
+//! - wide nodes: a node and its children that split the same field
+//!   folded into one node of two slots (up to three values, four
+//!   children, the child `child + ((x >= mid) + (x >= lo) + (x >= hi) <<
+//!   stride)`, the second slot read and masked off for binary nodes, so
+//!   that the walk has no branch per level), folded when a tree is laid
+//!   out: nodes visited per packet ipc1 9.7 to 7.6, fw1 6.5 to 5.3, acl1
+//!   6.0 to 4.4, but 52-74 more instructions, D1 misses unchanged,
+//!   mispredictions up to 1.1 more (ipc1 IPv6), adding a filter 1.5-1.9
+//!   times as slow (acl1 10k IPv4 373 to 716 us), and no faster (ipc1
+//!   IPv4 best 117.7 to 109.0 but ipc1 IPv6 109.1 to 123.6, acl1 3-5 ns
+//!   slower);
+//! - each inner node holding its children's fields (so that a step's key
+//!   load starts with its node load, off the chain of dependent loads):
+//!   35-45 more instructions, misses and mispredictions unchanged, and
+//!   within 2 ns of the plain walk on every set (ipc1 IPv4 101.3 against
+//!   103.3). With both, the walk is not bound by its load latency alone:
+//!   consecutive packets' lookups overlap in the core, and instructions
+//!   and mispredictions count as much;
+//! - the two walks of a pair stepped by masks instead of `if`: the same
+//!   machine code (the compiler had already made them conditional moves).
+//! - where the time goes now (perf, `-e cpu-clock`, ipc1 IPv4): the first
+//!   load of a leaf's block (its index word, on the block's second line)
+//!   12% of samples, node loads about 15%, gate words about 5%: the
+//!   lookup waits on L2 lines. Blocks aligned to 128 bytes (so that the
+//!   adjacent-line prefetch fetches a block's other line) changed
+//!   nothing (ipc1 IPv4 best 100.6 against 101.4).
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
