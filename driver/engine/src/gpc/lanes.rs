@@ -25,8 +25,11 @@
 //! where a short run's rules took one).
 //! Lowest median of 24 runs, 10k sets, IPv4 / IPv6, ns per packet:
 //! acl1 81 / 85 to 64 / 70, fw1 100 / 110 to 94 / 110, ipc1 114 / 119 to
-//! 103 / 110. fw1 IPv6 gained nothing: its three-line blocks cost it 2.5
-//! more D1 misses per packet (6.8 to 9.3), as much as the branches saved.
+//! 103 / 110. fw1 IPv6 gained nothing: its three-line blocks (session 7)
+//! cost it 2.5 more D1 misses per packet (6.8 to 9.3), as much as the
+//! branches saved; session 8's two-line IPv6 blocks (below) took them
+//! back (lowest medians of 24 runs, IPv6: acl1 67, fw1 106, ipc1 109;
+//! about 20 index bytes per IPv6 filter fewer: 115-147 at 10k).
 //!
 //! - **IPv4** ([`Block4`], 128 bytes, two lines): each lane holds the whole
 //!   rule (addresses, masks, port ranges, conditions word, index), so the
