@@ -401,18 +401,15 @@ pub(crate) fn common_top<A: Addr>(rules: &[Rule<A>]) -> [u32; 2] {
     let most = |side: fn(&Rule<A>) -> Option<u32>| {
         let mut words: Vec<u32> = rules.iter().filter_map(side).collect();
         words.sort_unstable();
-        let mut best = (0usize, 0u32);
-        let mut i = 0usize;
-        while let Some(&w) = words.get(i) {
-            let n = words
-                .get(i..)
-                .map_or(0, |t| t.iter().take_while(|&&x| x == w).count());
-            if n > best.0 {
-                best = (n, w);
-            }
-            i = i.saturating_add(n.max(1));
-        }
-        best.1
+        // The longest run of equal words; on a tie the smallest word
+        // (`max_by_key` keeps the last maximum, hence `rev`).
+        words
+            .chunk_by(|a, b| a == b)
+            .rev()
+            .max_by_key(|run| run.len())
+            .and_then(|run| run.first())
+            .copied()
+            .unwrap_or(0)
     };
     [
         most(|r| (r.lens().0 >= 32).then(|| r.src().words()[0])),
@@ -558,18 +555,12 @@ impl<A: Addr> Lanes<A> {
 
     /// Appends a copy of the rule at position `i` of `old`, lane to lane
     /// (no rule rebuilt: a copy of a whole forest for an insert copies
-    /// every rule).
+    /// every rule). `self` must have been made with `old`'s first words
+    /// ([`Lanes::top`]): a lane's flags are copied as they are.
     fn push_copy(&mut self, old: &Self, i: usize) {
         let Some(from) = old.blocks.get(i / LANES).filter(|_| i < old.len) else {
             return;
         };
-        // A lane's flags hold for one tree's first words.
-        if old.top != self.top {
-            if let Some(r) = old.get(i) {
-                self.push(r);
-            }
-            return;
-        }
         if let Some((b, lane)) = self.next_lane() {
             b.copy_lane(lane, from, i % LANES);
         }
