@@ -325,6 +325,40 @@
 //!   adjacent-line prefetch fetches a block's other line) changed
 //!   nothing (ipc1 IPv4 best 100.6 against 101.4).
 //!
+//! Measured in session 9 (10k sets; cachegrind per packet; best pass of
+//! 5-9 interleaved rounds, which moved by up to 4% between rounds of
+//! the same binary):
+//! - where a walk goes (ipc1 IPv4, per packet): tree 0 (long source) is
+//!   walked 0.68 times, 6.2 nodes a walk from its gate's start, 4.7 of
+//!   them splitting the source address *inside one gate block*; tree 1
+//!   0.60 times (0.11 alone, all finding a better rule), 2.3 nodes; the
+//!   wild tree 0.54 times (its gate never closes; 0.25 find a better
+//!   rule), 3.4 nodes; the other trees 0.17. fw1 IPv4: trees 0, 1, 5 and
+//!   wild 0.29, 0.49, 0.32 and 0.56, nearly every walk finding a better
+//!   rule;
+//! - start nodes per 8 gate blocks (a table beside the gate words): not
+//!   one node fewer on ipc1, since tree 0's source splits fall inside a
+//!   block (/16); skipping them would need a multi-way node on the
+//!   gate's field, below the start;
+//! - the pair's two gates without a branch (a closed gate starts its walk
+//!   past the last node, an empty leaf): ipc1 550 to 612 instructions
+//!   (every packet then steps two walks), mispredictions 4.9 to 4.6,
+//!   2-3 ns slower;
+//! - the wild tree walked with the pair (three walks in lockstep, its
+//!   scan last): ipc1 10k 550 to 541 instructions, 1-3 ns faster (best
+//!   102.4 to 100.1, IPv6 108.5 to 105.1), but ipc1 1k 492 to 603 and
+//!   slower; and the wild tree walked beside each packet's first walk in
+//!   unpaired forests: fw1 448 to 616 instructions, 12-14 ns slower. Not
+//!   kept: a choice per forest would buy ipc1 10k 1-3%;
+//! - built for x86-64-v2 (SSE4.2, POPCNT): 11-40 fewer instructions, no
+//!   faster;
+//! - where the time goes on fw1 IPv6 (perf, `-e cpu-clock`): the first
+//!   load of a leaf's block 14% of samples, node loads 9% plus 5% on the
+//!   compare after them, gate words 6%. IPv6 runs 80-100 instructions a
+//!   packet more than IPv4 on the same trees (fw1 546 against 448),
+//!   spread over the 128-bit packet's words, the first-word flags and
+//!   register spills.
+//!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
 //! behind the new rule's shift by one, the rule opens its blocks in its
