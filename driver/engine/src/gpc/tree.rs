@@ -330,16 +330,19 @@
 //! the same binary):
 //! - where a walk goes (ipc1 IPv4, per packet): tree 0 (long source) is
 //!   walked 0.68 times, 6.2 nodes a walk from its gate's start, 4.7 of
-//!   them splitting the source address *inside one gate block*; tree 1
+//!   them splitting the source address *inside one gate block* (a /19:
+//!   its gate has 512 Ki blocks); tree 1
 //!   0.60 times (0.11 alone, all finding a better rule), 2.3 nodes; the
 //!   wild tree 0.54 times (its gate never closes; 0.25 find a better
 //!   rule), 3.4 nodes; the other trees 0.17. fw1 IPv4: trees 0, 1, 5 and
 //!   wild 0.29, 0.49, 0.32 and 0.56, nearly every walk finding a better
 //!   rule;
-//! - start nodes per 8 gate blocks (a table beside the gate words): not
-//!   one node fewer on ipc1, since tree 0's source splits fall inside a
-//!   block (/16); skipping them would need a multi-way node on the
-//!   gate's field, below the start;
+//! - start nodes per gate block, or per 8 blocks, in a table beside the
+//!   gate words (as fine as the words for tree 0 of ipc1 only at 2 MB
+//!   and 256 KB): ipc1 IPv4 550 to 564 and 573 instructions, D1 misses
+//!   7.0 to 10.5 and 9.4, since tree 0's source splits fall inside a
+//!   block; skipping them would need a multi-way node on the gate's
+//!   field below the start;
 //! - the pair's two gates without a branch (a closed gate starts its walk
 //!   past the last node, an empty leaf): ipc1 550 to 612 instructions
 //!   (every packet then steps two walks), mispredictions 4.9 to 4.6,
