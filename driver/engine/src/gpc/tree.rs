@@ -390,7 +390,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::LookupCost;
-use super::lanes::{LaneBlock, Lanes, common_top};
+use super::lanes::{ALL_TOPS, LaneBlock, Lanes, common_top};
 use super::matching::{Addr, Packet, Rule};
 
 /// Leaves hold at most this many filters unless no split helps.
@@ -1622,10 +1622,26 @@ impl<A: Addr> Forest<A> {
     /// waiting for its leaf scan; the scans then run in order, the second
     /// only if its tree can still beat the first's match, as a walk one
     /// after the other would (same answer, and the same rules checked).
+    ///
+    /// A packet whose first address words are the forest's (IPv6; every
+    /// IPv4 packet) takes a copy of the lookup in which the lanes'
+    /// first-word flags are known to pass, so that the block checks drop
+    /// their test (see the [`super::lanes`] docs).
     #[inline]
     pub(crate) fn lookup(&self, p: &Packet<A>) -> u32 {
+        let tops = A::Block::tops(p, self.top);
+        if tops == ALL_TOPS {
+            self.lookup_with(p, ALL_TOPS)
+        } else {
+            self.lookup_with(p, tops)
+        }
+    }
+
+    /// [`Forest::lookup`] of a packet whose first-word flags are `tops`.
+    #[inline(always)]
+    fn lookup_with(&self, p: &Packet<A>, tops: u32) -> u32 {
         let k = key_of(p);
-        let p = (p, A::Block::tops(p, self.top));
+        let p = (p, tops);
         let mut best = u32::MAX;
         let mut trees = self.trees.as_slice();
         if self.paired {
