@@ -351,8 +351,8 @@
 //!   scan last): ipc1 10k 550 to 541 instructions, 1-3 ns faster (best
 //!   102.4 to 100.1, IPv6 108.5 to 105.1), but ipc1 1k 492 to 603 and
 //!   slower; and the wild tree walked beside each packet's first walk in
-//!   unpaired forests: fw1 448 to 616 instructions, 12-14 ns slower. Not
-//!   kept: a choice per forest would buy ipc1 10k 1-3%;
+//!   unpaired forests: fw1 448 to 616 instructions, 12-14 ns slower (the
+//!   10k gain was not the third walk: see below);
 //! - built for x86-64-v2 (SSE4.2, POPCNT): 11-40 fewer instructions, no
 //!   faster; fat LTO with one codegen unit: the same machine code;
 //! - leaves marked in their child field so that a walk's next position
@@ -380,7 +380,8 @@
 //!   compare after them, gate words 6%. IPv6 runs 80-100 instructions a
 //!   packet more than IPv4 on the same trees (fw1 546 against 448),
 //!   spread over the 128-bit packet's words, the first-word flags and
-//!   register spills.
+//!   the full lanes; two changes took 15-23 of them (see the
+//!   [`super::lanes`] docs).
 //!
 //! Updates: [`Forest::insert`] edits a copy in place (the copy lays the leaf
 //! runs out afresh, dropping what earlier inserts left behind): indexes
