@@ -14,7 +14,9 @@
 #   RATES                shaped rates tested, Mbit/s (default "1 10 100").
 #   RATE_MIN..RATE_MAX   achieved / configured rate (qoslwf: IP-layer bytes,
 #                        tc: frame bytes), over the steady part of a 5 s run.
-#   CARRY_MIN            a rate still under RATE_MIN when measured again fails
+#   RATE_ATTEMPTS        runs of a shaping figure outside RATE_MIN..RATE_MAX
+#                        before it counts (default 3; every run is reported).
+#   CARRY_MIN            a rate still under RATE_MIN on the last run fails
 #                        only if the same path, unshaped, carries at least
 #                        this times the rate right then; else it is reported
 #                        as not assessable (the machine could not go faster).
@@ -31,6 +33,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RATE_MIN=${RATE_MIN:-0.90}
 RATE_MAX=${RATE_MAX:-1.03}
 CARRY_MIN=${CARRY_MIN:-1.10}
+RATE_ATTEMPTS=${RATE_ATTEMPTS:-3}
 PRIO_SLACK_MS=${PRIO_SLACK_MS:-10}
 build=1 only=
 while [ $# -gt 0 ]; do
