@@ -122,7 +122,7 @@ const DST_TOP: u32 = 1 << 30;
 /// forest's passes ([`LaneBlock::tops`]; IPv4 always).
 pub(crate) const ALL_TOPS: u32 = SRC_TOP | DST_TOP;
 /// Every flag bit of an index word.
-const FLAGS: u32 = FULL | SRC_TOP | DST_TOP;
+const FLAGS: u32 = FULL | ALL_TOPS;
 const _: () = assert!(MAX_FILTERS < SRC_TOP as usize);
 
 /// What a block of [`LANES`] rules of one family offers a leaf scan.
@@ -239,7 +239,7 @@ impl Block {
     #[inline(always)]
     fn hits_of(&self, ks: u32, kd: u32, pc: u32, (sp, dp): (u16, u16), tops: u32) -> u32 {
         let (sp, dp) = (u32::from(sp), u32::from(dp));
-        let need = (SRC_TOP | DST_TOP) & !tops;
+        let need = ALL_TOPS & !tops;
         let lane = |src: u32, sm: u32, dst: u32, dm: u32, s: u32, d: u32, c: u32, i: u32| {
             let addr = ((ks ^ src) & sm) | ((kd ^ dst) & dm) | (i & need);
             u32::from(addr | conds_and_ports(pc, sp, dp, s, d, c) == 0)
@@ -302,7 +302,7 @@ impl LaneBlock<u32> for Block4 {
 
     #[inline(always)]
     fn tops(_: &Packet<u32>, _: [u32; 2]) -> u32 {
-        SRC_TOP | DST_TOP
+        ALL_TOPS
     }
 
     #[inline(always)]

@@ -1655,11 +1655,11 @@ impl<A: Addr> Forest<A> {
     fn lookup_with(&self, p: &Packet<A>, tops: u32) -> u32 {
         let k = key_of(p);
         let p = (p, tops);
-        let mut best = u32::MAX;
         let mut trees = self.trees.as_slice();
         if self.paired {
             if let [a, b, more @ ..] = trees {
                 if let Some(sa) = a.gate.start(&k) {
+                    let mut best = u32::MAX;
                     match b.gate.start(&k) {
                         Some(sb) => {
                             let (la, lb) = pair_leaves(a, sa, b, sb, &k);
@@ -1675,7 +1675,7 @@ impl<A: Addr> Forest<A> {
                 trees = trees.get(1..).unwrap_or(&[]);
             }
         }
-        Self::walk_rest(trees, &k, best, p)
+        Self::walk_rest(trees, &k, u32::MAX, p)
     }
 
     /// The walks of `trees` after a match `best`, in order, until a tree
