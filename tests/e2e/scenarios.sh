@@ -214,14 +214,13 @@ scenario_marks() { # mode
       n[k]++;
       d = (fam == "v6") ? $6 : $5; e = (fam == "v6") ? $8 : $7;
       # A backup packet the driver counted non-conforming: its DSCP and
-      # PCP are the non-conforming ones, checked above.
-      if (nc_ok && $1 == port && d == "0" && $4 == "1") { d = "nc"; }
-      if (d == "nc") { if (!((k, e) in seen_e)) { seen_e[k, e] = 1; el[k] = el[k] (el[k] ? "|" : "") e }
-                       if (fam == "v4" && $9 != "1") bad[k]++; next }
-      ds[k, d]++; if (!((k, d) in seen_d)) { seen_d[k, d] = 1; dl[k] = dl[k] (dl[k] ? "|" : "") d }
+      # PCP are the non-conforming ones, checked above, so they are left
+      # out of the DSCP and PCP lists (its count, ECN and checksum count).
+      nc = nc_ok && $1 == port && d == "0" && $4 == "1";
+      if (!nc && !((k, d) in seen_d)) { seen_d[k, d] = 1; dl[k] = dl[k] (dl[k] ? "|" : "") d }
       if (!((k, e) in seen_e)) { seen_e[k, e] = 1; el[k] = el[k] (el[k] ? "|" : "") e }
       p = ($4 == "") ? "-" : $4;
-      if (!((k, p) in seen_p)) { seen_p[k, p] = 1; pl[k] = pl[k] (pl[k] ? "|" : "") p }
+      if (!nc && !((k, p) in seen_p)) { seen_p[k, p] = 1; pl[k] = pl[k] (pl[k] ? "|" : "") p }
       if (fam == "v4" && $9 != "1") bad[k]++;
     } END { for (k in n) printf "%s %d dscp=%s ecn=%s pcp=%s badcsum=%d\n", k, n[k], dl[k], el[k], pl[k], bad[k] + 0 }' \
     "$cap.txt" | sort >"$cap.summary"
